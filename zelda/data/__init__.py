@@ -1,0 +1,1 @@
+"""Data: video transforms, the annotation-file dataset and its loaders."""

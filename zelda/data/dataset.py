@@ -1,0 +1,98 @@
+"""A video dataset read from an annotation file, with a policy for videos that fail."""
+
+import logging
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+from torch.utils.data import Dataset
+
+from zelda.data.annotations import read_annotations
+from zelda.data.transforms import Compose
+from zelda.errors import ZeldaError
+
+log = logging.getLogger(__name__)
+ON_ERROR_POLICIES = ("skip", "raise")
+
+
+class VideoDataset(Dataset):
+    """Videos listed in `data_root/ann_file`, found under `data_root/data_prefix`.
+
+    An item is `{"inputs": uint8 tensor, "sample": DataSample}`. A key is an index, or
+    `(index, seed)` from `SeededSampler` so that random sampling is reproducible.
+    With `on_error="skip"` a video that fails to open or decode is replaced by another
+    one (at most `max_retries` times) and named in the replacement's `sample.skipped`;
+    with `"raise"` it fails with the file name and the decoder's message.
+    """
+
+    def __init__(
+        self,
+        ann_file: str,
+        pipeline: Sequence[Callable],
+        data_root: str = "",
+        data_prefix: str = "",
+        test_mode: bool = False,
+        modality: str = "RGB",
+        num_classes: int | None = None,
+        on_error: str = "raise",
+        max_retries: int = 10,
+    ) -> None:
+        if modality != "RGB":
+            raise ZeldaError(f"modality {modality!r} is not supported; zelda reads RGB videos only")
+        if on_error not in ON_ERROR_POLICIES:
+            raise ZeldaError(f"data.on_error must be one of {ON_ERROR_POLICIES}, got {on_error!r}")
+        self.ann_file = Path(data_root) / ann_file
+        self.video_dir = Path(data_root) / data_prefix
+        self.annotations = read_annotations(self.ann_file, num_classes)
+        self.pipeline = Compose(pipeline)
+        self.test_mode = test_mode
+        self.modality = modality
+        self.on_error = on_error
+        self.max_retries = max_retries
+
+    def __len__(self) -> int:
+        return len(self.annotations)
+
+    def path(self, index: int) -> Path:
+        """Where the video of annotation `index` lives."""
+        return self.video_dir / self.annotations[index].filename
+
+    def load(self, index: int, rng: np.random.Generator | None = None) -> dict[str, Any]:
+        """Run the pipeline on one video, with no error policy."""
+        annotation = self.annotations[index]
+        results = {
+            "filename": str(self.path(index)),
+            "label": annotation.label,
+            "modality": self.modality,
+            "rng": rng,
+        }
+        return self.pipeline(results)
+
+    def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Any]:
+        index, seed = key if isinstance(key, tuple) else (key, None)
+        rng = np.random.default_rng(seed)
+        skipped: list[tuple[str, str]] = []
+        for _ in range(self.max_retries + 1):
+            try:
+                item = self.load(index, rng)
+            except Exception as error:  # decoders raise several unrelated types
+                message = f"{type(error).__name__}: {error}"
+                if self.on_error == "raise":
+                    raise ZeldaError(f"cannot load video {self.path(index)}: {message}") from error
+                log.warning("skipping video %s: %s", self.path(index), message)
+                skipped.append((str(self.path(index)), message))
+                index = int(rng.integers(len(self)))
+                continue
+            item["sample"].skipped = skipped
+            return item
+        raise ZeldaError(
+            f"{len(skipped)} videos in a row failed to load from {self.video_dir} "
+            f"(data.max_retries={self.max_retries}); the last one: {skipped[-1][0]}: {skipped[-1][1]}. "
+            f"Check the dataset with: python -m zelda.check"
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"VideoDataset(ann_file={str(self.ann_file)!r}, videos={len(self)}, "
+            f"test_mode={self.test_mode}, on_error={self.on_error!r},\n pipeline={self.pipeline!r})"
+        )

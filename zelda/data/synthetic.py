@@ -1,0 +1,100 @@
+"""The embedded default dataset: objects moving left (class 0) or right (class 1).
+
+Every frame of either class looks alike (the same kinds of squares on the same kind
+of noisy texture); only the direction of motion over time tells the classes apart,
+so a model has to use the temporal axis to learn it. Generated deterministically
+from `seed` and written as h264 mp4s in the kinetics400_tiny layout.
+"""
+
+import json
+import logging
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+CLASSES = ("moving left", "moving right")
+
+
+def render_video(rng: np.random.Generator, label: int, num_frames: int, height: int, width: int) -> np.ndarray:
+    """`[T, H, W, 3]` uint8 frames of squares sliding left (label 0) or right (label 1)."""
+    coarse = rng.uniform(40, 200, size=(height // 8 + 1, width // 8 + 1, 3))
+    background = np.kron(coarse, np.ones((8, 8, 1)))[:height, :width]
+    direction = 1.0 if label == 1 else -1.0
+    num_objects = int(rng.integers(3, 6))
+    sizes = rng.integers(height // 8, height // 4, size=num_objects)
+    ys = rng.integers(0, height - sizes)
+    xs = rng.uniform(0, width, size=num_objects)
+    speeds = direction * rng.uniform(1.5, 3.0, size=num_objects)
+    colors = rng.uniform(0, 255, size=(num_objects, 3))
+    frames = np.empty((num_frames, height, width, 3), dtype=np.uint8)
+    columns = np.arange(width)
+    for t in range(num_frames):
+        frame = background.copy()
+        for size, y, x, speed, color in zip(sizes, ys, xs, speeds, colors):
+            left = (x + speed * t) % width
+            mask = ((columns - left) % width) < size
+            frame[y : y + size, mask] = color
+        frame += rng.normal(0, 12, size=frame.shape)
+        frames[t] = np.clip(frame, 0, 255).astype(np.uint8)
+    return frames
+
+
+def write_mp4(path: Path, frames: np.ndarray, fps: int = 15) -> None:
+    """Encode frames as an h264 mp4 with PyAV."""
+    import av
+
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.height, stream.width = frames.shape[1:3]
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"crf": "18"}
+        for frame in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode())
+
+
+def generate(root: Path, params: dict) -> None:
+    """Write the whole dataset (videos, annotation files, label map) into `root`."""
+    rng = np.random.default_rng(params["seed"])
+    for split, count in (("train", params["num_train"]), ("val", params["num_val"])):
+        (root / split).mkdir(parents=True)
+        lines = []
+        for index in range(count):
+            label = index % len(CLASSES)
+            name = f"{split}_{index:04d}.mp4"
+            frames = render_video(rng, label, params["num_frames"], params["height"], params["width"])
+            write_mp4(root / split / name, frames)
+            lines.append(f"{name} {label}\n")
+        (root / f"synthetic_{split}_video.txt").write_text("".join(lines))
+    (root / "label_map.txt").write_text("\n".join(CLASSES) + "\n")
+    (root / "synthetic.json").write_text(json.dumps(params, indent=2) + "\n")
+
+
+def ensure_synthetic(
+    root: str, num_train: int, num_val: int, num_frames: int, height: int, width: int, seed: int
+) -> Path:
+    """Generate the dataset under `root` unless it is there with the same parameters.
+
+    Writes into a temporary folder and renames it into place, so concurrent jobs of a
+    sweep never see a half-written dataset.
+    """
+    root_path = Path(root)
+    params = dict(num_train=num_train, num_val=num_val, num_frames=num_frames,
+                  height=height, width=width, seed=seed)
+    marker = root_path / "synthetic.json"
+    if marker.is_file() and json.loads(marker.read_text()) == params:
+        return root_path
+    log.info("generating the synthetic dataset in %s (%d train, %d val videos)", root_path, num_train, num_val)
+    tmp = root_path.with_name(f".{root_path.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    generate(tmp, params)
+    if root_path.exists():
+        if marker.is_file() and json.loads(marker.read_text()) == params:
+            shutil.rmtree(tmp)  # another job finished first
+            return root_path
+        shutil.rmtree(root_path)
+    tmp.rename(root_path)
+    return root_path

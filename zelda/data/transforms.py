@@ -1,0 +1,267 @@
+"""Video transforms: small callables on a results dict, composed into a pipeline.
+
+Frames stay uint8 from decoding to packing; normalization happens on the device
+(see `zelda.models.preprocessor`). Between `VideoDecode` and `VideoFormat`,
+`imgs` is a uint8 tensor `[N, C, H, W]` holding all sampled frames of all clips.
+"""
+
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from zelda.data.sample import DataSample
+
+Results = dict[str, Any]
+SHORT_VIDEO_POLICIES = ("loop", "repeat_last")
+
+
+def _rng(results: Results) -> np.random.Generator:
+    """The per-sample generator set by the dataset, so train-time randomness is reproducible."""
+    rng = results.get("rng")
+    return rng if rng is not None else np.random.default_rng()
+
+
+class Compose:
+    """Apply transforms in order; its repr prints the whole pipeline."""
+
+    def __init__(self, transforms: Sequence[Callable[[Results], Results]]) -> None:
+        self.transforms = list(transforms)
+
+    def __call__(self, results: Results) -> Results:
+        for transform in self.transforms:
+            results = transform(results)
+        return results
+
+    def __repr__(self) -> str:
+        inner = "".join(f"\n    {t!r}," for t in self.transforms)
+        return f"Compose([{inner}\n])"
+
+
+class VideoInit:
+    """Open the video. Reads `filename`; adds `video_reader`, `total_frames`, `fps`.
+
+    Runs inside the loader worker, so no reader is ever shared across processes.
+    """
+
+    def __init__(self, num_threads: int = 1) -> None:
+        self.num_threads = num_threads
+
+    def __call__(self, results: Results) -> Results:
+        import decord  # imported here: only workers that decode need it
+
+        reader = decord.VideoReader(results["filename"], num_threads=self.num_threads)
+        results["video_reader"] = reader
+        results["total_frames"] = len(reader)
+        results["fps"] = float(reader.get_avg_fps())
+        if results["total_frames"] < 1:
+            raise ValueError(f"{results['filename']}: the video has no frames")
+        return results
+
+    def __repr__(self) -> str:
+        return f"VideoInit(num_threads={self.num_threads})"
+
+
+class VideoSample:
+    """Choose `num_clips` x `clip_len` frame indices. Reads `total_frames` (and `rng`);
+    adds `frame_inds`, `clip_len`, `num_clips`.
+
+    `frame_interval=None` is the reference sampling: each clip spans the whole video,
+    one frame from each of `clip_len` equal segments (random in training; in test mode
+    clip c takes the point (c + 0.5) / num_clips into every segment). An integer
+    `frame_interval` samples dense clips of `clip_len` frames that far apart, at a
+    random start in training and at evenly spaced starts in test mode. Test mode is
+    deterministic and never touches any global RNG. When the video is too short,
+    positions past its end `loop` back to the start or `repeat_last` frame.
+    """
+
+    def __init__(
+        self,
+        clip_len: int,
+        num_clips: int = 1,
+        frame_interval: int | None = None,
+        test_mode: bool = False,
+        short_video: str = "loop",
+    ) -> None:
+        if clip_len < 1 or num_clips < 1 or (frame_interval is not None and frame_interval < 1):
+            raise ValueError(
+                f"VideoSample needs clip_len >= 1, num_clips >= 1 and frame_interval >= 1 or null; "
+                f"got clip_len={clip_len}, num_clips={num_clips}, frame_interval={frame_interval}"
+            )
+        if short_video not in SHORT_VIDEO_POLICIES:
+            raise ValueError(f"short_video must be one of {SHORT_VIDEO_POLICIES}, got {short_video!r}")
+        self.clip_len = clip_len
+        self.num_clips = num_clips
+        self.frame_interval = frame_interval
+        self.test_mode = test_mode
+        self.short_video = short_video
+
+    def __call__(self, results: Results) -> Results:
+        total = int(results["total_frames"])
+        if self.frame_interval is None:
+            positions = self._segment_positions(total, results)
+        else:
+            positions = self._dense_positions(total, results)
+        if self.short_video == "loop":
+            inds = positions % total
+        else:
+            inds = np.minimum(positions, total - 1)
+        results["frame_inds"] = inds.reshape(-1).astype(np.int64)
+        results["clip_len"] = self.clip_len
+        results["num_clips"] = self.num_clips
+        return results
+
+    def _segment_positions(self, total: int, results: Results) -> np.ndarray:
+        """`[num_clips, clip_len]` positions, one per segment of `total // clip_len` frames."""
+        interval = total // self.clip_len
+        base = np.arange(self.clip_len) * max(interval, 1)
+        if interval <= 1:
+            offsets = np.zeros((self.num_clips, 1), dtype=np.int64)
+        elif self.test_mode:
+            offsets = ((np.arange(self.num_clips) + 0.5) * interval / self.num_clips).astype(np.int64)[:, None]
+        else:
+            offsets = _rng(results).integers(interval, size=(self.num_clips, self.clip_len))
+        return base[None, :] + offsets
+
+    def _dense_positions(self, total: int, results: Results) -> np.ndarray:
+        """`[num_clips, clip_len]` positions of dense clips `frame_interval` apart."""
+        span = (self.clip_len - 1) * self.frame_interval + 1
+        room = total - span + 1
+        if room <= 0:
+            starts = np.zeros(self.num_clips, dtype=np.int64)
+        elif self.test_mode:
+            starts = ((np.arange(self.num_clips) + 0.5) * room / self.num_clips).astype(np.int64)
+        else:
+            starts = _rng(results).integers(room, size=self.num_clips)
+        return starts[:, None] + np.arange(self.clip_len)[None, :] * self.frame_interval
+
+    def __repr__(self) -> str:
+        return (
+            f"VideoSample(clip_len={self.clip_len}, num_clips={self.num_clips}, "
+            f"frame_interval={self.frame_interval}, test_mode={self.test_mode}, "
+            f"short_video={self.short_video!r})"
+        )
+
+
+class VideoDecode:
+    """Decode exactly `frame_inds`, then release the reader. Reads `video_reader`,
+    `frame_inds`; adds `imgs` (uint8 `[N, C, H, W]`) and `img_shape`; drops `video_reader`.
+
+    Each distinct frame is decoded once, in increasing order (clips of a test-mode
+    sample overlap and would otherwise make the decoder seek back once per clip).
+    """
+
+    def __call__(self, results: Results) -> Results:
+        reader = results.pop("video_reader")
+        unique, inverse = np.unique(results["frame_inds"], return_inverse=True)
+        frames = torch.from_numpy(reader.get_batch(unique.tolist()).asnumpy())
+        del reader
+        imgs = frames[torch.from_numpy(inverse.reshape(-1))].permute(0, 3, 1, 2)
+        results["imgs"] = imgs
+        results["img_shape"] = tuple(imgs.shape[-2:])
+        return results
+
+    def __repr__(self) -> str:
+        return "VideoDecode()"
+
+
+class VideoResize:
+    """Resize every frame so its short side is `short_side`, keeping the aspect ratio.
+    Reads and changes `imgs`, `img_shape`. Small videos are scaled up the same way.
+    """
+
+    def __init__(self, short_side: int) -> None:
+        if short_side < 1:
+            raise ValueError(f"VideoResize needs short_side >= 1, got {short_side}")
+        self.short_side = short_side
+
+    def __call__(self, results: Results) -> Results:
+        height, width = results["img_shape"]
+        scale = self.short_side / min(height, width)
+        size = (max(1, int(height * scale + 0.5)), max(1, int(width * scale + 0.5)))
+        if size != (height, width):
+            imgs = F.interpolate(
+                results["imgs"], size=size, mode="bilinear", align_corners=False, antialias=scale < 1
+            )
+            results["imgs"] = imgs
+            results["img_shape"] = size
+        return results
+
+    def __repr__(self) -> str:
+        return f"VideoResize(short_side={self.short_side})"
+
+
+class VideoCrop:
+    """Crop a `size` x `size` window, the same for all frames. Reads and changes `imgs`,
+    `img_shape`; adds `flipped`.
+
+    Center crop by default (the reference); `random_crop` places the window at random
+    and `flip` mirrors the clip horizontally with probability 0.5 (training augmentation).
+    """
+
+    def __init__(self, size: int, random_crop: bool = False, flip: bool = False) -> None:
+        if size < 1:
+            raise ValueError(f"VideoCrop needs size >= 1, got {size}")
+        self.size = size
+        self.random_crop = random_crop
+        self.flip = flip
+
+    def __call__(self, results: Results) -> Results:
+        height, width = results["img_shape"]
+        if height < self.size or width < self.size:
+            raise ValueError(
+                f"{results.get('filename')}: frames of {height}x{width} are smaller than the "
+                f"{self.size}x{self.size} crop; resize them to a short side >= the crop size"
+            )
+        if self.random_crop:
+            rng = _rng(results)
+            top = int(rng.integers(height - self.size + 1))
+            left = int(rng.integers(width - self.size + 1))
+        else:
+            top = height // 2 - self.size // 2
+            left = width // 2 - self.size // 2
+        imgs = results["imgs"][..., top : top + self.size, left : left + self.size]
+        flipped = bool(self.flip and _rng(results).random() < 0.5)
+        if flipped:
+            imgs = imgs.flip(-1)
+        results["imgs"] = imgs
+        results["img_shape"] = (self.size, self.size)
+        results["flipped"] = flipped
+        return results
+
+    def __repr__(self) -> str:
+        return f"VideoCrop(size={self.size}, random_crop={self.random_crop}, flip={self.flip})"
+
+
+class VideoFormat:
+    """Arrange frames as `[num_clips, C, clip_len, H, W]`. Reads `imgs`, `num_clips`,
+    `clip_len`; changes `imgs`.
+    """
+
+    def __call__(self, results: Results) -> Results:
+        imgs = results["imgs"]
+        num_clips, clip_len = results["num_clips"], results["clip_len"]
+        imgs = imgs.reshape(num_clips, clip_len, *imgs.shape[1:])
+        results["imgs"] = imgs.permute(0, 2, 1, 3, 4)
+        return results
+
+    def __repr__(self) -> str:
+        return "VideoFormat()"
+
+
+class VideoPack:
+    """Pack the model input and its record. Reads `imgs`, `label`, `filename` and
+    `meta_keys`; returns `{"inputs": uint8 tensor, "sample": DataSample}`.
+    """
+
+    def __init__(self, meta_keys: Sequence[str] = ("img_shape", "num_clips", "clip_len")) -> None:
+        self.meta_keys = tuple(meta_keys)
+
+    def __call__(self, results: Results) -> Results:
+        meta = {key: results[key] for key in self.meta_keys if key in results}
+        sample = DataSample(label=int(results["label"]), filename=str(results["filename"]), meta=meta)
+        return {"inputs": results["imgs"].contiguous(), "sample": sample}
+
+    def __repr__(self) -> str:
+        return f"VideoPack(meta_keys={self.meta_keys})"

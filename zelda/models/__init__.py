@@ -1,0 +1,1 @@
+"""Models: data preprocessor, backbone, head and the recognizer that joins them."""
