@@ -65,7 +65,7 @@ class WandbLogger:
     def __init__(
         self,
         run_dir: str | Path,
-        config: dict[str, Any],
+        run_config: dict[str, Any],
         project: str = "zelda",
         entity: str | None = None,
         mode: str | None = "auto",
@@ -82,7 +82,7 @@ class WandbLogger:
             project=project,
             entity=entity,
             dir=str(run_dir),
-            config=config,
+            config=run_config,
             mode=self.mode,
             group=group,
             name=name,

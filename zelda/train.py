@@ -32,7 +32,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     write_summary(run_dir, {"status": "running", "run_dir": str(run_dir)})
     try:
         if cfg.logger:
-            loggers.append(instantiate(cfg.logger, run_dir=run_dir, config=config))
+            loggers.append(instantiate(cfg.logger, _partial_=True)(run_dir=run_dir, run_config=config))
         if cfg.data.get("prepare"):
             instantiate(cfg.data.prepare)
         train_set, val_set = instantiate(cfg.data.train), instantiate(cfg.data.val)

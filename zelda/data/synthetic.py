@@ -1,7 +1,7 @@
-"""The embedded default dataset: objects moving left (class 0) or right (class 1).
+"""The embedded default dataset: texture moving left (class 0) or right (class 1).
 
-Every frame of either class looks alike (the same kinds of squares on the same kind
-of noisy texture); only the direction of motion over time tells the classes apart,
+Every frame of either class looks alike (a textured band on a noisy textured
+background); only the direction of motion over time tells the classes apart,
 so a model has to use the temporal axis to learn it. Generated deterministically
 from `seed` and written as h264 mp4s in the kinetics400_tiny layout.
 """
@@ -16,28 +16,29 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 CLASSES = ("moving left", "moving right")
+VERSION = 2  # bump when the videos change, so stale copies are regenerated
+
+
+def texture(rng: np.random.Generator, height: int, width: int, block: int) -> np.ndarray:
+    """A random `[height, width, 3]` float texture of `block`-pixel squares."""
+    coarse = rng.uniform(30, 225, size=(height // block + 1, width // block + 1, 3))
+    return np.kron(coarse, np.ones((block, block, 1)))[:height, :width]
 
 
 def render_video(rng: np.random.Generator, label: int, num_frames: int, height: int, width: int) -> np.ndarray:
-    """`[T, H, W, 3]` uint8 frames of squares sliding left (label 0) or right (label 1)."""
-    coarse = rng.uniform(40, 200, size=(height // 8 + 1, width // 8 + 1, 3))
-    background = np.kron(coarse, np.ones((8, 8, 1)))[:height, :width]
-    direction = 1.0 if label == 1 else -1.0
-    num_objects = int(rng.integers(3, 6))
-    sizes = rng.integers(height // 8, height // 4, size=num_objects)
-    ys = rng.integers(0, height - sizes)
-    xs = rng.uniform(0, width, size=num_objects)
-    speeds = direction * rng.uniform(1.5, 3.0, size=num_objects)
-    colors = rng.uniform(0, 255, size=(num_objects, 3))
+    """`[T, H, W, 3]` uint8 frames: a textured band sliding left (label 0) or right
+    (label 1) across a static textured background, with per-frame noise."""
+    background = texture(rng, height, width, block=8)
+    band_height = int(rng.integers(height // 3, height * 2 // 3))
+    top = int(rng.integers(0, height - band_height + 1))
+    band = texture(rng, band_height, width, block=6)
+    speed = (1.0 if label == 1 else -1.0) * rng.uniform(1.0, 2.0)
+    shift0 = rng.uniform(0, width)
     frames = np.empty((num_frames, height, width, 3), dtype=np.uint8)
-    columns = np.arange(width)
     for t in range(num_frames):
         frame = background.copy()
-        for size, y, x, speed, color in zip(sizes, ys, xs, speeds, colors):
-            left = (x + speed * t) % width
-            mask = ((columns - left) % width) < size
-            frame[y : y + size, mask] = color
-        frame += rng.normal(0, 12, size=frame.shape)
+        frame[top : top + band_height] = np.roll(band, int(round(shift0 + speed * t)), axis=1)
+        frame += rng.normal(0, 10, size=frame.shape)
         frames[t] = np.clip(frame, 0, 255).astype(np.uint8)
     return frames
 
@@ -81,8 +82,10 @@ def ensure_synthetic(
     Writes into a temporary folder and renames it into place, so concurrent jobs of a
     sweep never see a half-written dataset.
     """
+    if height % 2 or width % 2:
+        raise ValueError(f"h264 needs even frame sizes; got height={height}, width={width}")
     root_path = Path(root)
-    params = dict(num_train=num_train, num_val=num_val, num_frames=num_frames,
+    params = dict(version=VERSION, num_train=num_train, num_val=num_val, num_frames=num_frames,
                   height=height, width=width, seed=seed)
     marker = root_path / "synthetic.json"
     if marker.is_file() and json.loads(marker.read_text()) == params:
