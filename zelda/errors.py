@@ -3,3 +3,12 @@
 
 class ZeldaError(Exception):
     """A problem the user can fix: the message names the file, line or config key and the fix."""
+
+
+def find_zelda_error(error: BaseException | None) -> ZeldaError | None:
+    """The ZeldaError behind `error`, also when wrapped (e.g. by Hydra's instantiate)."""
+    while error is not None:
+        if isinstance(error, ZeldaError):
+            return error
+        error = error.__cause__ or error.__context__
+    return None

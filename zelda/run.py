@@ -30,7 +30,7 @@ def provenance() -> dict[str, Any]:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
             versions[package] = None
-    return {"git": git, "versions": versions, "command": [sys.executable, *sys.argv], "host": platform.node()}
+    return {"git": git, "versions": versions, "command": list(sys.orig_argv), "host": platform.node()}
 
 
 def write_provenance(run_dir: Path) -> dict[str, Any]:

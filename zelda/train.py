@@ -13,7 +13,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from zelda.data.loader import build_loader
-from zelda.errors import ZeldaError
+from zelda.errors import find_zelda_error
 from zelda.loggers import JsonlLogger
 from zelda.run import write_config, write_provenance, write_summary
 from zelda.seed import seed_everything
@@ -31,7 +31,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     status, summary = "failed", {}
     write_summary(run_dir, {"status": "running", "run_dir": str(run_dir)})
     try:
-        if cfg.logger:
+        if cfg.logger.get("_target_"):  # logger=none leaves no target
             loggers.append(instantiate(cfg.logger, _partial_=True)(run_dir=run_dir, run_config=config))
         if cfg.data.get("prepare"):
             instantiate(cfg.data.prepare)
@@ -59,7 +59,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
                                 "wall_time_s": time.perf_counter() - start})
         for logger in loggers:
             logger.finish(status)
-        log.info("run %s: %s, files in %s", cfg.get("name", ""), status, run_dir)
+        log.info("run %s, files in %s", status, run_dir)
 
 
 @hydra.main(config_path="../conf", config_name="train", version_base="1.3")
@@ -69,10 +69,11 @@ def main(cfg: DictConfig) -> float | None:
     log.info("run dir: %s", run_dir)
     try:
         summary = train(cfg, run_dir)
-    except ZeldaError as error:
-        log.error("%s", error)
-        if HydraConfig.get().mode == RunMode.MULTIRUN:
+    except Exception as error:
+        reason = find_zelda_error(error)
+        if reason is None or HydraConfig.get().mode == RunMode.MULTIRUN:
             raise
+        log.error("%s", reason)  # a problem the user can fix: a sentence, not a traceback
         sys.exit(1)
     return summary.get("best/val_top1")
 

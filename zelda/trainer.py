@@ -37,14 +37,15 @@ class Trainer:
         val_interval: int = 1,
         device: str = "auto",
         log_every_n_steps: int = 1,
-        progress_bar: bool = True,
+        progress_bar: bool | str = "auto",
         resume: str | None = None,
     ) -> None:
         self.max_epochs = max_epochs
         self.val_interval = val_interval
         self.device = resolve_device(device)
         self.log_every_n_steps = log_every_n_steps
-        self.progress_bar = progress_bar
+        # tqdm's disable=None hides the bar when the console is not a terminal (CI, logs)
+        self.disable_bar = None if progress_bar == "auto" else not progress_bar
         self.resume = resume
         self.summary: dict[str, Any] = {}
 
@@ -114,7 +115,7 @@ class Trainer:
         loader.sampler.set_epoch(epoch)
         losses, clips, skipped = [], 0, 0
         data_time = step_time = 0.0
-        bar = tqdm(loader, desc=f"epoch {epoch}/{self.max_epochs} train", disable=not self.progress_bar,
+        bar = tqdm(loader, desc=f"epoch {epoch}/{self.max_epochs} train", disable=self.disable_bar,
                    leave=False, dynamic_ncols=True)
         tick = time.perf_counter()
         for batch in bar:
@@ -150,7 +151,7 @@ class Trainer:
         """Metrics of the model over the whole loader, from a fresh metric state."""
         model.eval()
         metric.reset()
-        for batch in tqdm(loader, desc="val", disable=not self.progress_bar, leave=False, dynamic_ncols=True):
+        for batch in tqdm(loader, desc="val", disable=self.disable_bar, leave=False, dynamic_ncols=True):
             views = {sample.meta.get("num_clips") for sample in batch["samples"]}
             if views != {batch["inputs"].shape[1]}:
                 raise ValueError(f"batch has {batch['inputs'].shape[1]} views per video but samples say {views}")

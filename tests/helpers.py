@@ -1,0 +1,56 @@
+"""Test helpers: generated videos and datasets, CLI runs, and W&B offline read-back."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zelda.data.synthetic import render_video, write_mp4
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+# A synthetic run small enough for a test: 8 train / 4 val videos, 4-frame 32x32 clips.
+TINY_RUN = [
+    "data.prepare.num_train=8", "data.prepare.num_val=4", "data.prepare.num_frames=8",
+    "data.prepare.height=48", "data.prepare.width=64",
+    "pipeline.clip_len=4", "pipeline.resize=40", "pipeline.crop_size=32", "pipeline.val_num_clips=2",
+    "trainer.max_epochs=1", "trainer.progress_bar=false",
+]
+
+
+def make_video(path: Path, num_frames: int = 12, height: int = 48, width: int = 64, label: int = 0, seed: int = 0) -> Path:
+    """Write a small real h264 mp4 of a moving texture."""
+    write_mp4(path, render_video(np.random.default_rng(seed), label, num_frames, height, width))
+    return path
+
+
+def run_cli(module: str, *args: str, cwd: Path = ROOT, env: dict[str, str] | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+    """Run `python -m <module> args...` as a user would, W&B offline."""
+    environment = {**os.environ, "WANDB_MODE": "offline", "PYTHONUNBUFFERED": "1", **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", module, *args], cwd=cwd, env=environment,
+        capture_output=True, text=True, timeout=timeout,
+    )
+
+
+def read_wandb_run(run_dir: Path) -> dict[str, Any]:
+    """Read an offline W&B run back from its files: run record, history rows, and the
+    `--summary` view (state, exit_code, config, summary)."""
+    [run_file] = Path(run_dir).glob("wandb/offline-run-*/run-*.wandb")
+    wandb = Path(sys.executable).parent / "wandb"
+    out = subprocess.run([str(wandb), "leet", "inspect", "--json", str(run_file)],
+                         capture_output=True, text=True, check=True, timeout=120)
+    records = [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
+    summary = subprocess.run([str(wandb), "leet", "inspect", "--summary", "--json", str(run_file)],
+                             capture_output=True, text=True, check=True, timeout=120)
+    [run] = [r["run"] for r in records if r["type"] == "run"]
+    return {
+        "run": run,
+        "history": [r["history"]["item"] for r in records if r["type"] == "history"],
+        **json.loads(summary.stdout),
+    }
