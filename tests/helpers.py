@@ -14,13 +14,13 @@ from zelda.data.synthetic import render_video, write_mp4
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
-# A synthetic run small enough for a test: 8 train / 4 val videos, 4-frame 32x32 clips.
-TINY_RUN = [
+# A synthetic run small enough for a test: 8 train / 4 val videos of 32x32 clips.
+TINY_DATA = [
     "data.prepare.num_train=8", "data.prepare.num_val=4", "data.prepare.num_frames=8",
     "data.prepare.height=48", "data.prepare.width=64",
-    "pipeline.clip_len=4", "pipeline.resize=40", "pipeline.crop_size=32", "pipeline.val_num_clips=2",
-    "trainer.max_epochs=1", "trainer.progress_bar=false",
+    "pipeline.resize=40", "pipeline.crop_size=32", "pipeline.val_num_clips=2", "trainer.progress_bar=false",
 ]
+TINY_RUN = [*TINY_DATA, "pipeline.clip_len=4", "trainer.max_epochs=1"]
 
 
 def make_video(path: Path, num_frames: int = 12, height: int = 48, width: int = 64, label: int = 0, seed: int = 0) -> Path:

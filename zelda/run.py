@@ -9,7 +9,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
+
+from zelda.sweep import read_swept_keys
 
 PACKAGES = ("torch", "decord", "hydra-core", "omegaconf", "wandb", "numpy")
 
@@ -51,3 +55,25 @@ def write_summary(run_dir: Path, values: dict[str, Any]) -> None:
     """Write `summary.json` (status, best and final metrics, wall time)."""
     values = {**values, "written_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
     (run_dir / "summary.json").write_text(json.dumps(values, indent=2, default=str) + "\n")
+
+
+def run_name(overrides: list[str], exclude: list[str], only: list[str] | None = None) -> str | None:
+    """A short name from a job's overrides: `optimizer.lr=0.01` -> `lr=0.01`."""
+    parts = []
+    for override in overrides:
+        key, _, value = override.lstrip("+~").partition("=")
+        if key not in exclude and not key.startswith("hydra.") and (only is None or key in only):
+            parts.append(f"{key.rsplit('.', 1)[-1]}={value}")
+    return ",".join(parts) or None
+
+
+def job_identity() -> dict[str, str | None]:
+    """W&B group and name of this Hydra job: the sweep's folder name groups the jobs
+    of one multirun; the name comes from the job's overrides (in a sweep, the swept
+    ones only), minus `hydra.job.config.override_dirname.exclude_keys` (e.g. `seed`)."""
+    hydra = HydraConfig.get()
+    exclude = list(hydra.job.config.override_dirname.exclude_keys)
+    if hydra.mode != RunMode.MULTIRUN:
+        return {"group": None, "name": run_name(list(hydra.overrides.task), exclude)}
+    swept = read_swept_keys(hydra.sweep.dir)
+    return {"group": Path(hydra.sweep.dir).name, "name": run_name(list(hydra.overrides.task), exclude, swept)}

@@ -3,6 +3,7 @@
 import logging
 import sys
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from omegaconf import DictConfig
 from zelda.data.loader import build_loader
 from zelda.errors import find_zelda_error
 from zelda.loggers import JsonlLogger
-from zelda.run import write_config, write_provenance, write_summary
+from zelda.run import job_identity, write_config, write_provenance, write_summary
 from zelda.seed import seed_everything
 
 log = logging.getLogger("zelda.train")
@@ -32,7 +33,8 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     write_summary(run_dir, {"status": "running", "run_dir": str(run_dir)})
     try:
         if cfg.logger.get("_target_"):  # logger=none leaves no target
-            loggers.append(instantiate(cfg.logger, _partial_=True)(run_dir=run_dir, run_config=config))
+            identity = {k: v for k, v in job_identity().items() if cfg.logger.get(k) is None}
+            loggers.append(instantiate(cfg.logger, _partial_=True)(run_dir=run_dir, run_config=config, **identity))
         if cfg.data.get("prepare"):
             instantiate(cfg.data.prepare)
         train_set, val_set = instantiate(cfg.data.train), instantiate(cfg.data.val)
@@ -51,8 +53,8 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     except KeyboardInterrupt:
         status = "interrupted"
         raise
-    except Exception as error:
-        (run_dir / "error.txt").write_text(f"{type(error).__name__}: {error}\n")
+    except Exception:
+        (run_dir / "error.txt").write_text(traceback.format_exc())
         raise
     finally:
         write_summary(run_dir, {"status": status, "run_dir": str(run_dir), **summary,

@@ -3,6 +3,7 @@
 import logging
 import math
 import time
+from itertools import islice
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
@@ -27,6 +28,7 @@ def resolve_device(device: str) -> torch.device:
 class Trainer:
     """Train for `max_epochs`, validating every `val_interval` epochs.
 
+    `limit_train_batches` / `limit_val_batches` cut epochs short for smoke runs.
     Writes `checkpoints/last.pt` after every epoch and `checkpoints/best.pt` whenever
     `val/top1` improves; `resume` (a checkpoint path) continues from its epoch.
     """
@@ -39,6 +41,8 @@ class Trainer:
         log_every_n_steps: int = 1,
         progress_bar: bool | str = "auto",
         resume: str | None = None,
+        limit_train_batches: int | None = None,
+        limit_val_batches: int | None = None,
     ) -> None:
         self.max_epochs = max_epochs
         self.val_interval = val_interval
@@ -47,6 +51,8 @@ class Trainer:
         # tqdm's disable=None hides the bar when the console is not a terminal (CI, logs)
         self.disable_bar = None if progress_bar == "auto" else not progress_bar
         self.resume = resume
+        self.limit_train_batches = limit_train_batches
+        self.limit_val_batches = limit_val_batches
         self.summary: dict[str, Any] = {}
 
     def fit(
@@ -115,8 +121,9 @@ class Trainer:
         loader.sampler.set_epoch(epoch)
         losses, clips, skipped = [], 0, 0
         data_time = step_time = 0.0
-        bar = tqdm(loader, desc=f"epoch {epoch}/{self.max_epochs} train", disable=self.disable_bar,
-                   leave=False, dynamic_ncols=True)
+        bar = tqdm(islice(loader, self.limit_train_batches), desc=f"epoch {epoch}/{self.max_epochs} train",
+                   total=min(len(loader), self.limit_train_batches or len(loader)),
+                   disable=self.disable_bar, leave=False, dynamic_ncols=True)
         tick = time.perf_counter()
         for batch in bar:
             loaded = time.perf_counter()
@@ -151,7 +158,9 @@ class Trainer:
         """Metrics of the model over the whole loader, from a fresh metric state."""
         model.eval()
         metric.reset()
-        for batch in tqdm(loader, desc="val", disable=self.disable_bar, leave=False, dynamic_ncols=True):
+        batches = islice(loader, self.limit_val_batches)
+        total = min(len(loader), self.limit_val_batches or len(loader))
+        for batch in tqdm(batches, desc="val", total=total, disable=self.disable_bar, leave=False, dynamic_ncols=True):
             views = {sample.meta.get("num_clips") for sample in batch["samples"]}
             if views != {batch["inputs"].shape[1]}:
                 raise ValueError(f"batch has {batch['inputs'].shape[1]} views per video but samples say {views}")
