@@ -157,6 +157,9 @@ class VideoDecode:
         unique, inverse = np.unique(results["frame_inds"], return_inverse=True)
         frames = torch.from_numpy(reader.get_batch(unique.tolist()).asnumpy())
         del reader
+        if frames.dim() != 4 or frames.shape[-1] != 3:
+            # decord mis-sizes the frames of some widths (e.g. 48 pixels) instead of failing
+            raise ValueError(f"{results.get('filename')}: decoder returned frames of shape {tuple(frames.shape)}")
         imgs = frames[torch.from_numpy(inverse.reshape(-1))].permute(0, 3, 1, 2)
         results["imgs"] = imgs
         results["img_shape"] = tuple(imgs.shape[-2:])
