@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from zelda.errors import ZeldaError
+
 
 def save_checkpoint(state: dict[str, Any], path: str | Path) -> None:
     """Write `state` to `path` atomically: a crash mid-write leaves the old file intact."""
@@ -16,6 +18,19 @@ def save_checkpoint(state: dict[str, Any], path: str | Path) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     torch.save(state, tmp)
     os.replace(tmp, path)
+
+
+def resolve_resume(resume: str | None, run_dir: Path) -> Path | None:
+    """`trainer.resume`: null (start fresh), `auto` (this run dir's last.pt, if any) or a path."""
+    if not resume:
+        return None
+    if resume == "auto":
+        last = run_dir / "checkpoints" / "last.pt"
+        return last if last.is_file() else None
+    path = Path(resume)
+    if not path.is_file():
+        raise ZeldaError(f"trainer.resume={resume}: no such checkpoint; use a checkpoints/last.pt path or auto")
+    return path
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:

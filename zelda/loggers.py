@@ -35,6 +35,13 @@ class JsonlLogger:
         """Nothing to close: every row is flushed when written."""
 
 
+def drop_rows_after(path: Path, epoch: int) -> None:
+    """Remove rows of epochs after `epoch`: a resumed run rewrites them, without duplicates."""
+    if path.is_file():
+        rows = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line)["epoch"] <= epoch]
+        path.write_text("".join(f"{row}\n" for row in rows))
+
+
 def has_wandb_credentials() -> bool:
     """True when an API key is in the environment or in ~/.netrc (`wandb login`)."""
     if os.environ.get("WANDB_API_KEY"):

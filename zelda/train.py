@@ -15,9 +15,11 @@ from omegaconf import DictConfig
 
 from zelda.data.loader import build_loader
 from zelda.errors import find_zelda_error
-from zelda.loggers import JsonlLogger
+from zelda.checkpoint import load_checkpoint, resolve_resume
+from zelda.loggers import JsonlLogger, drop_rows_after
 from zelda.run import job_identity, write_config, write_provenance, write_summary
 from zelda.seed import seed_everything
+from zelda.validate import check_config
 
 log = logging.getLogger("zelda.train")
 
@@ -32,9 +34,17 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     status, summary = "failed", {}
     write_summary(run_dir, {"status": "running", "run_dir": str(run_dir)})
     try:
+        resume = resolve_resume(cfg.trainer.resume, run_dir)
+        if resume:
+            state = load_checkpoint(resume)
+            drop_rows_after(run_dir / "metrics.jsonl", state["epoch"] - 1)
+            log.info("resuming %s (W&B run %s)", resume, state.get("wandb_run_id"))
         if cfg.logger.get("_target_"):  # logger=none leaves no target
             identity = {k: v for k, v in job_identity().items() if cfg.logger.get(k) is None}
+            if resume:
+                identity["run_id"] = state.get("wandb_run_id")
             loggers.append(instantiate(cfg.logger, _partial_=True)(run_dir=run_dir, run_config=config, **identity))
+        check_config(cfg)
         if cfg.data.get("prepare"):
             instantiate(cfg.data.prepare)
         train_set, val_set = instantiate(cfg.data.train), instantiate(cfg.data.val)
@@ -43,7 +53,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         val_loader = build_loader(val_set, cfg.data.val_batch_size, shuffle=False, **loader)
         log.info("train set: %r", train_set)
         model = instantiate(cfg.model)
-        trainer = instantiate(cfg.trainer)
+        trainer = instantiate(cfg.trainer, resume=str(resume) if resume else None)
         summary = trainer.fit(
             model, instantiate(cfg.optimizer), train_loader, val_loader, instantiate(cfg.metric),
             loggers, run_dir, extra_state={"wandb_run_id": getattr(loggers[-1], "run_id", None)},
@@ -71,6 +81,11 @@ def main(cfg: DictConfig) -> float | None:
     log.info("run dir: %s", run_dir)
     try:
         summary = train(cfg, run_dir)
+    except KeyboardInterrupt:
+        if HydraConfig.get().mode == RunMode.MULTIRUN:
+            raise
+        log.error("interrupted; continue with: trainer.resume=auto hydra.run.dir=%s", run_dir)
+        sys.exit(130)
     except Exception as error:
         reason = find_zelda_error(error)
         if reason is None or HydraConfig.get().mode == RunMode.MULTIRUN:

@@ -3,6 +3,7 @@
 import logging
 import math
 import time
+from dataclasses import asdict, dataclass, field
 from itertools import islice
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
@@ -13,6 +14,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from zelda.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from zelda.interrupt import GracefulStop
 from zelda.metrics import AccuracyMetric
 
 log = logging.getLogger(__name__)
@@ -25,12 +27,25 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
+@dataclass
+class EpochProgress:
+    """What one training epoch has done so far; saved in checkpoints to resume mid-epoch."""
+
+    batches: int = 0
+    clips: int = 0
+    skipped: int = 0
+    data_time: float = 0.0
+    step_time: float = 0.0
+    losses: list[float] = field(default_factory=list)
+
+
 class Trainer:
     """Train for `max_epochs`, validating every `val_interval` epochs.
 
     `limit_train_batches` / `limit_val_batches` cut epochs short for smoke runs.
-    Writes `checkpoints/last.pt` after every epoch and `checkpoints/best.pt` whenever
-    `val/top1` improves; `resume` (a checkpoint path) continues from its epoch.
+    Writes `checkpoints/last.pt` after every epoch (and at a safe point when stopped
+    by Ctrl-C or SIGTERM) and `checkpoints/best.pt` whenever `val/top1` improves;
+    `resume` (a checkpoint path) continues exactly where that checkpoint stopped.
     """
 
     def __init__(
@@ -67,67 +82,79 @@ class Trainer:
         extra_state: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Run the whole training; returns the summary (best and final metrics)."""
-        run_dir = Path(run_dir)
+        self.run_dir = Path(run_dir)
+        self.loggers, self.extra_state = loggers, extra_state or {}
         model.to(self.device)
         opt = optimizer(model.parameters())
-        start_epoch, global_step = 0, 0
+        epoch, global_step, progress = 1, 0, EpochProgress()
         best = {"val/top1": -math.inf, "epoch": None}
         if self.resume:
             state = load_checkpoint(self.resume)
             model.load_state_dict(state["model"])
             opt.load_state_dict(state["optimizer"])
             set_rng_state(state["rng"])
-            start_epoch, global_step, best = state["epoch"], state["global_step"], state["best"]
-            log.info("resumed from %s after epoch %d", self.resume, start_epoch)
+            epoch, global_step, best = state["epoch"], state["global_step"], state["best"]
+            progress = EpochProgress(**state["progress"])
+            log.info("resumed from %s: epoch %d, after %d of its batches", self.resume, epoch, progress.batches)
         log.info("training on %s for %d epochs: %d train clips, %d val videos",
                  self.device, self.max_epochs, len(train_loader.dataset), len(val_loader.dataset))
         fit_start = time.perf_counter()
-        for epoch in range(start_epoch + 1, self.max_epochs + 1):
-            epoch_start = time.perf_counter()
-            row, global_step = self.train_epoch(model, opt, train_loader, epoch, global_step, loggers, run_dir)
-            if epoch % self.val_interval == 0 or epoch == self.max_epochs:
-                val_start = time.perf_counter()
-                row.update({f"val/{k}": v for k, v in self.evaluate(model, val_loader, metric).items()})
-                row["val/time_s"] = time.perf_counter() - val_start
-                if row["val/top1"] > best["val/top1"]:
-                    best = {"val/top1": row["val/top1"], "epoch": epoch}
-            row["epoch_time_s"] = time.perf_counter() - epoch_start
-            for logger in loggers:
-                logger.log_epoch(row, epoch)
-            log.info("epoch %d/%d: %s", epoch, self.max_epochs,
-                     ", ".join(f"{k}={v:.4g}" for k, v in row.items() if isinstance(v, float)))
-            state = {
-                "model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch,
-                "global_step": global_step, "best": best, "rng": rng_state(), **(extra_state or {}),
-            }
-            save_checkpoint(state, run_dir / "checkpoints" / "last.pt")
-            if best["epoch"] == epoch:
-                save_checkpoint(state, run_dir / "checkpoints" / "best.pt")
-            self.summary = {
-                "best/val_top1": best["val/top1"] if best["epoch"] else None,
-                "best/epoch": best["epoch"], "final": row, "epochs": epoch,
-                "train_time_s": time.perf_counter() - fit_start,
-            }
-            for logger in loggers:
-                logger.summary({k: v for k, v in self.summary.items() if k != "final"})
+        with GracefulStop() as stop:
+            for epoch in range(epoch, self.max_epochs + 1):
+                epoch_start = time.perf_counter()
+                save_progress = lambda step: self.save(model, opt, epoch, step, best, progress)  # noqa: E731
+                global_step = self.train_epoch(model, opt, train_loader, epoch, global_step, progress, stop, save_progress)
+                row = self.epoch_row(progress, opt)
+                if epoch % self.val_interval == 0 or epoch == self.max_epochs:
+                    val_start = time.perf_counter()
+                    on_stop = lambda: save_progress(global_step)  # noqa: E731
+                    row.update({f"val/{k}": v for k, v in self.evaluate(model, val_loader, metric, stop, on_stop).items()})
+                    row["val/time_s"] = time.perf_counter() - val_start
+                    if row["val/top1"] > best["val/top1"]:
+                        best = {"val/top1": row["val/top1"], "epoch": epoch}
+                row["epoch_time_s"] = time.perf_counter() - epoch_start
+                for logger in loggers:
+                    logger.log_epoch(row, epoch)
+                log.info("epoch %d/%d: %s", epoch, self.max_epochs,
+                         ", ".join(f"{k}={v:.4g}" for k, v in row.items() if isinstance(v, float)))
+                progress = EpochProgress()
+                self.save(model, opt, epoch + 1, global_step, best, progress, best_epoch=best["epoch"] == epoch)
+                self.summary = {
+                    "best/val_top1": best["val/top1"] if best["epoch"] else None,
+                    "best/epoch": best["epoch"], "final": row, "epochs": epoch,
+                    "train_time_s": time.perf_counter() - fit_start,
+                }
+                for logger in loggers:
+                    logger.summary({k: v for k, v in self.summary.items() if k != "final"})
         return self.summary
+
+    def save(self, model: nn.Module, opt: torch.optim.Optimizer, epoch: int, global_step: int,
+             best: dict[str, Any], progress: EpochProgress, best_epoch: bool = False) -> None:
+        """Write `last.pt` (and `best.pt`): the state to continue from `progress` in `epoch`."""
+        state = {
+            "model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch,
+            "global_step": global_step, "best": best, "progress": asdict(progress), "rng": rng_state(),
+            **self.extra_state,
+        }
+        save_checkpoint(state, self.run_dir / "checkpoints" / "last.pt")
+        if best_epoch:
+            save_checkpoint(state, self.run_dir / "checkpoints" / "best.pt")
 
     def train_epoch(
         self, model: nn.Module, opt: torch.optim.Optimizer, loader: DataLoader, epoch: int,
-        global_step: int, loggers: Sequence[Any], run_dir: Path,
-    ) -> tuple[dict[str, Any], int]:
-        """One pass over the training set; returns the epoch's row and the new global step."""
+        global_step: int, progress: EpochProgress, stop: GracefulStop, save_progress: Callable[[int], None],
+    ) -> int:
+        """Train over the epoch's remaining batches, updating `progress`; returns the global step."""
         model.train()
-        loader.sampler.set_epoch(epoch)
-        losses, clips, skipped = [], 0, 0
-        data_time = step_time = 0.0
-        bar = tqdm(islice(loader, self.limit_train_batches), desc=f"epoch {epoch}/{self.max_epochs} train",
-                   total=min(len(loader), self.limit_train_batches or len(loader)),
+        loader.sampler.set_epoch(epoch, start=progress.batches * loader.batch_size)
+        limit = self.limit_train_batches or math.inf
+        remaining = max(0, min(len(loader), limit - progress.batches))
+        bar = tqdm(islice(loader, remaining), desc=f"epoch {epoch}/{self.max_epochs} train", total=remaining,
                    disable=self.disable_bar, leave=False, dynamic_ncols=True)
         tick = time.perf_counter()
         for batch in bar:
             loaded = time.perf_counter()
-            skipped += record_skipped(batch["samples"], run_dir)
+            progress.skipped += record_skipped(batch["samples"], self.run_dir)
             loss = model(batch["inputs"], batch["samples"], mode="loss")
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -135,37 +162,47 @@ class Trainer:
             loss_value = loss.item()
             done = time.perf_counter()
             global_step += 1
-            losses.append(loss_value)
-            clips += batch["inputs"].shape[0]
-            data_time += loaded - tick
-            step_time += done - loaded
-            lr = opt.param_groups[0]["lr"]
-            bar.set_postfix(loss=f"{loss_value:.4f}", clips_per_s=f"{clips / (data_time + step_time):.2f}")
+            progress.batches += 1
+            progress.losses.append(loss_value)
+            progress.clips += batch["inputs"].shape[0]
+            progress.data_time += loaded - tick
+            progress.step_time += done - loaded
+            bar.set_postfix(loss=f"{loss_value:.4f}", clips_per_s=f"{progress.clips / (progress.data_time + progress.step_time):.2f}")
             if global_step % self.log_every_n_steps == 0:
-                step_row = {"train/loss": loss_value, "lr": lr, "time/data_s": loaded - tick, "time/step_s": done - loaded}
-                for logger in loggers:
+                step_row = {"train/loss": loss_value, "lr": opt.param_groups[0]["lr"],
+                            "time/data_s": loaded - tick, "time/step_s": done - loaded}
+                for logger in self.loggers:
                     logger.log_step(step_row, global_step)
+            stop.check(lambda: save_progress(global_step))
             tick = time.perf_counter()
-        row = {
-            "train/loss": sum(losses) / len(losses), "lr": opt.param_groups[0]["lr"],
-            "train/data_time_s": data_time, "train/step_time_s": step_time,
-            "train/clips_per_s": clips / (data_time + step_time), "train/skipped_videos": skipped,
+        return global_step
+
+    @staticmethod
+    def epoch_row(progress: EpochProgress, opt: torch.optim.Optimizer) -> dict[str, Any]:
+        """The epoch's training values for metrics.jsonl and the loggers."""
+        seconds = progress.data_time + progress.step_time
+        return {
+            "train/loss": sum(progress.losses) / max(len(progress.losses), 1), "lr": opt.param_groups[0]["lr"],
+            "train/data_time_s": progress.data_time, "train/step_time_s": progress.step_time,
+            "train/clips_per_s": progress.clips / seconds if seconds else 0.0, "train/skipped_videos": progress.skipped,
         }
-        return row, global_step
 
     @torch.no_grad()
-    def evaluate(self, model: nn.Module, loader: DataLoader, metric: AccuracyMetric) -> dict[str, float]:
+    def evaluate(self, model: nn.Module, loader: DataLoader, metric: AccuracyMetric,
+                 stop: GracefulStop | None = None, on_stop: Callable[[], None] | None = None) -> dict[str, float]:
         """Metrics of the model over the whole loader, from a fresh metric state."""
         model.eval()
         metric.reset()
-        batches = islice(loader, self.limit_val_batches)
         total = min(len(loader), self.limit_val_batches or len(loader))
-        for batch in tqdm(batches, desc="val", total=total, disable=self.disable_bar, leave=False, dynamic_ncols=True):
+        for batch in tqdm(islice(loader, total), desc="val", total=total, disable=self.disable_bar,
+                          leave=False, dynamic_ncols=True):
             views = {sample.meta.get("num_clips") for sample in batch["samples"]}
             if views != {batch["inputs"].shape[1]}:
                 raise ValueError(f"batch has {batch['inputs'].shape[1]} views per video but samples say {views}")
             scores = model(batch["inputs"], batch["samples"], mode="predict")
             metric.update(scores, torch.tensor([sample.label for sample in batch["samples"]]))
+            if stop is not None:
+                stop.check(on_stop)
         return metric.compute()
 
 

@@ -19,19 +19,21 @@ class SeededSampler(Sampler):
         self.shuffle = shuffle
         self.seed = seed
         self.epoch = 0
+        self.start = 0
 
-    def set_epoch(self, epoch: int) -> None:
-        """Choose the epoch whose order and seeds are produced next."""
+    def set_epoch(self, epoch: int, start: int = 0) -> None:
+        """Choose the epoch produced next, from its `start`-th key (to resume mid-epoch)."""
         self.epoch = epoch
+        self.start = start
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
         rng = np.random.default_rng([self.seed, self.epoch])
         order = rng.permutation(self.length) if self.shuffle else np.arange(self.length)
         seeds = rng.integers(2**63 - 1, size=self.length)
-        return iter([(int(i), int(s)) for i, s in zip(order, seeds)])
+        return iter([(int(i), int(s)) for i, s in zip(order, seeds)][self.start :])
 
     def __len__(self) -> int:
-        return self.length
+        return self.length - self.start
 
 
 def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
@@ -60,4 +62,7 @@ def build_loader(
         persistent_workers=persistent_workers and num_workers > 0,
         collate_fn=collate,
         pin_memory=pin_memory,
+        # its own generator: creating an iterator must not draw from the global RNG,
+        # or a run resumed mid-epoch would see different dropout masks
+        generator=torch.Generator().manual_seed(seed),
     )

@@ -5,6 +5,7 @@ Frames stay uint8 from decoding to packing; normalization happens on the device
 `imgs` is a uint8 tensor `[N, C, H, W]` holding all sampled frames of all clips.
 """
 
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -51,7 +52,12 @@ class VideoInit:
     def __call__(self, results: Results) -> Results:
         import decord  # imported here: only workers that decode need it
 
-        reader = decord.VideoReader(results["filename"], num_threads=self.num_threads)
+        path = Path(results["filename"])
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: {'is a directory' if path.is_dir() else 'no such file'}")
+        if path.stat().st_size == 0:
+            raise ValueError(f"{path}: the file is empty")
+        reader = decord.VideoReader(str(path), num_threads=self.num_threads)
         results["video_reader"] = reader
         results["total_frames"] = len(reader)
         results["fps"] = float(reader.get_avg_fps())
