@@ -103,7 +103,7 @@ def test_checkpoints_hold_everything_and_load_weights_only(reference):
     _, run_dir = reference
     state = torch.load(run_dir / "checkpoints" / "last.pt", weights_only=True)
     assert {"model", "optimizer", "epoch", "global_step", "best", "rng", "progress", "wandb_run_id"} <= state.keys()
-    assert state["epoch"] == 5 and state["progress"]["batches"] == 0  # 4 epochs done: continue at 5
+    assert state["epoch"] == 4 and state["progress"]["batches"] == 0  # 4 epochs done, none of a 5th
     assert not list((run_dir / "checkpoints").glob(".*tmp*"))  # atomic writes leave no temp files
 
 

@@ -37,7 +37,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         resume = resolve_resume(cfg.trainer.resume, run_dir)
         if resume:
             state = load_checkpoint(resume)
-            drop_rows_after(run_dir / "metrics.jsonl", state["epoch"] - 1)
+            drop_rows_after(run_dir / "metrics.jsonl", state["epoch"])
             log.info("resuming %s (W&B run %s)", resume, state.get("wandb_run_id"))
         if cfg.logger.get("_target_"):  # logger=none leaves no target
             identity = {k: v for k, v in job_identity().items() if cfg.logger.get(k) is None}

@@ -93,16 +93,16 @@ class Trainer:
             model.load_state_dict(state["model"])
             opt.load_state_dict(state["optimizer"])
             set_rng_state(state["rng"])
-            epoch, global_step, best = state["epoch"], state["global_step"], state["best"]
+            epoch, global_step, best = state["epoch"] + 1, state["global_step"], state["best"]
             progress = EpochProgress(**state["progress"])
-            log.info("resumed from %s: epoch %d, after %d of its batches", self.resume, epoch, progress.batches)
+            log.info("resumed from %s: %d epochs done, %d batches into the next", self.resume, epoch - 1, progress.batches)
         log.info("training on %s for %d epochs: %d train clips, %d val videos",
                  self.device, self.max_epochs, len(train_loader.dataset), len(val_loader.dataset))
         fit_start = time.perf_counter()
         with GracefulStop() as stop:
             for epoch in range(epoch, self.max_epochs + 1):
                 epoch_start = time.perf_counter()
-                save_progress = lambda step: self.save(model, opt, epoch, step, best, progress)  # noqa: E731
+                save_progress = lambda step: self.save(model, opt, epoch - 1, step, best, progress)  # noqa: E731
                 global_step = self.train_epoch(model, opt, train_loader, epoch, global_step, progress, stop, save_progress)
                 row = self.epoch_row(progress, opt)
                 if epoch % self.val_interval == 0 or epoch == self.max_epochs:
@@ -118,7 +118,7 @@ class Trainer:
                 log.info("epoch %d/%d: %s", epoch, self.max_epochs,
                          ", ".join(f"{k}={v:.4g}" for k, v in row.items() if isinstance(v, float)))
                 progress = EpochProgress()
-                self.save(model, opt, epoch + 1, global_step, best, progress, best_epoch=best["epoch"] == epoch)
+                self.save(model, opt, epoch, global_step, best, progress, best_epoch=best["epoch"] == epoch)
                 self.summary = {
                     "best/val_top1": best["val/top1"] if best["epoch"] else None,
                     "best/epoch": best["epoch"], "final": row, "epochs": epoch,
@@ -130,7 +130,7 @@ class Trainer:
 
     def save(self, model: nn.Module, opt: torch.optim.Optimizer, epoch: int, global_step: int,
              best: dict[str, Any], progress: EpochProgress, best_epoch: bool = False) -> None:
-        """Write `last.pt` (and `best.pt`): the state to continue from `progress` in `epoch`."""
+        """Write `last.pt` (and `best.pt`): `epoch` epochs done, then `progress` into the next."""
         state = {
             "model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch,
             "global_step": global_step, "best": best, "progress": asdict(progress), "rng": rng_state(),
