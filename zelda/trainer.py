@@ -196,9 +196,10 @@ class Trainer:
         total = min(len(loader), self.limit_val_batches or len(loader))
         for batch in tqdm(islice(loader, total), desc="val", total=total, disable=self.disable_bar,
                           leave=False, dynamic_ncols=True):
-            views = {sample.meta.get("num_clips") for sample in batch["samples"]}
+            views = {sample.meta["num_clips"] * sample.meta.get("num_crops", 1) for sample in batch["samples"]}
             if views != {batch["inputs"].shape[1]}:
-                raise ValueError(f"batch has {batch['inputs'].shape[1]} views per video but samples say {views}")
+                raise ValueError(f"batch has {batch['inputs'].shape[1]} views per video, but its samples were "
+                                 f"sampled as {views} (num_clips x num_crops)")
             scores = model(batch["inputs"], batch["samples"], mode="predict")
             metric.update(scores, torch.tensor([sample.label for sample in batch["samples"]]))
             if stop is not None:
