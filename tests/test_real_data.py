@@ -35,4 +35,4 @@ def test_val_pipeline_is_deterministic_on_real_videos(cfg):
     first, again = dataset[0], dataset[0]
     assert first["inputs"].shape == (5, 3, 16, 224, 224)
     assert torch.equal(first["inputs"], again["inputs"])
-    assert first["sample"].meta == {"img_shape": (224, 224), "num_clips": 5, "clip_len": 16}
+    assert first["sample"].meta == {"img_shape": (224, 224), "num_clips": 5, "clip_len": 16, "num_crops": 1}

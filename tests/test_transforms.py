@@ -126,7 +126,7 @@ def test_full_pipeline_decodes_real_videos(video_dir, name):
     out = pipeline({"filename": str(video_dir / name), "label": 1})
     assert out["inputs"].shape == (2, 3, 8, 32, 32) and out["inputs"].dtype == torch.uint8
     assert out["sample"].label == 1 and out["sample"].filename.endswith(name)
-    assert out["sample"].meta == {"img_shape": (32, 32), "num_clips": 2, "clip_len": 8}
+    assert out["sample"].meta == {"img_shape": (32, 32), "num_clips": 2, "clip_len": 8, "num_crops": 1}
 
 
 def test_decode_returns_the_requested_frames_in_order(video_dir):

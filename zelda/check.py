@@ -16,18 +16,16 @@ from pathlib import Path
 from typing import Any
 
 import decord
-from hydra import compose, initialize_config_dir
 from hydra.errors import HydraException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 from tqdm import tqdm
 
-import zelda
+from zelda.config import compose_config
 from zelda.data.annotations import Annotation, parse_line
 from zelda.errors import ZeldaError
 
-CONF_DIR = Path(zelda.__file__).resolve().parent.parent / "conf"
 SYNTHETIC = "zelda.data.synthetic.ensure_synthetic"
 SPLITS = {"train": ("train",), "val": ("val",), "all": ("train", "val")}
 CHUNK_FRAMES, CHUNK_BYTES = 64, 128 << 20  # --deep decodes at most this many frames / bytes at a time
@@ -48,8 +46,7 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
 
 def load_config(overrides: list[str]) -> DictConfig:
     """Compose the training config; generate the embedded synthetic data, but fetch nothing."""
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = compose("train", overrides)
+    cfg = compose_config(overrides)
     if OmegaConf.select(cfg, "data.prepare._target_") == SYNTHETIC:
         instantiate(cfg.data.prepare)
     return cfg

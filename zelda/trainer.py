@@ -18,6 +18,7 @@ from zelda.interrupt import GracefulStop
 from zelda.metrics import AccuracyMetric
 
 log = logging.getLogger(__name__)
+PRECISIONS = {"32": None, "bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}
 
 
 def resolve_device(device: str) -> torch.device:
@@ -58,7 +59,12 @@ class Trainer:
         resume: str | None = None,
         limit_train_batches: int | None = None,
         limit_val_batches: int | None = None,
+        precision: str | int = "32",
+        compile: bool = False,
+        cudnn_benchmark: bool = True,
     ) -> None:
+        if str(precision) not in PRECISIONS:
+            raise ValueError(f"trainer.precision must be one of {list(PRECISIONS)}, got {precision!r}")
         self.max_epochs = max_epochs
         self.val_interval = val_interval
         self.device = resolve_device(device)
@@ -68,7 +74,15 @@ class Trainer:
         self.resume = resume
         self.limit_train_batches = limit_train_batches
         self.limit_val_batches = limit_val_batches
+        self.precision = str(precision)
+        self.compile = compile
+        self.cudnn_benchmark = cudnn_benchmark
         self.summary: dict[str, Any] = {}
+
+    def autocast(self) -> torch.autocast:
+        """Mixed precision for `bf16-mixed` / `16-mixed`; a no-op for 32."""
+        dtype = PRECISIONS[self.precision]
+        return torch.autocast(self.device.type, dtype=dtype or torch.float32, enabled=dtype is not None)
 
     def fit(
         self,
@@ -85,13 +99,20 @@ class Trainer:
         self.run_dir = Path(run_dir)
         self.loggers, self.extra_state = loggers, extra_state or {}
         model.to(self.device)
+        torch.backends.cudnn.benchmark = self.cudnn_benchmark  # fastest conv algorithms for fixed shapes
+        if self.compile:
+            model.backbone.compile()  # in place: checkpoint keys stay those of the plain module
         opt = optimizer(model.parameters())
+        # fp16 gradients underflow without loss scaling; bf16 and fp32 need none
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == "16-mixed")
         epoch, global_step, progress = 1, 0, EpochProgress()
         best = {"val/top1": -math.inf, "epoch": None}
         if self.resume:
             state = load_checkpoint(self.resume)
             model.load_state_dict(state["model"])
             opt.load_state_dict(state["optimizer"])
+            if state.get("scaler"):  # empty unless the run used 16-mixed
+                self.scaler.load_state_dict(state["scaler"])
             set_rng_state(state["rng"])
             epoch, global_step, best = state["epoch"] + 1, state["global_step"], state["best"]
             progress = EpochProgress(**state["progress"])
@@ -132,7 +153,7 @@ class Trainer:
              best: dict[str, Any], progress: EpochProgress, best_epoch: bool = False) -> None:
         """Write `last.pt` (and `best.pt`): `epoch` epochs done, then `progress` into the next."""
         state = {
-            "model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch,
+            "model": model.state_dict(), "optimizer": opt.state_dict(), "scaler": self.scaler.state_dict(), "epoch": epoch,
             "global_step": global_step, "best": best, "progress": asdict(progress), "rng": rng_state(),
             **self.extra_state,
         }
@@ -155,10 +176,12 @@ class Trainer:
         for batch in bar:
             loaded = time.perf_counter()
             progress.skipped += record_skipped(batch["samples"], self.run_dir)
-            loss = model(batch["inputs"], batch["samples"], mode="loss")
+            with self.autocast():
+                loss = model(batch["inputs"], batch["samples"], mode="loss")
             opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            self.scaler.scale(loss).backward()
+            self.scaler.step(opt)
+            self.scaler.update()
             loss_value = loss.item()
             done = time.perf_counter()
             global_step += 1
@@ -200,7 +223,8 @@ class Trainer:
             if views != {batch["inputs"].shape[1]}:
                 raise ValueError(f"batch has {batch['inputs'].shape[1]} views per video, but its samples were "
                                  f"sampled as {views} (num_clips x num_crops)")
-            scores = model(batch["inputs"], batch["samples"], mode="predict")
+            with self.autocast():
+                scores = model(batch["inputs"], batch["samples"], mode="predict")
             metric.update(scores, torch.tensor([sample.label for sample in batch["samples"]]))
             if stop is not None:
                 stop.check(on_stop)

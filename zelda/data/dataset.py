@@ -1,6 +1,7 @@
 """A video dataset read from an annotation file, with a policy for videos that fail."""
 
 import logging
+import os
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -15,6 +16,14 @@ log = logging.getLogger(__name__)
 ON_ERROR_POLICIES = ("skip", "raise")
 
 
+def cache_budget_mb(cache_mb: float | str) -> float:
+    """`auto`: an eighth of the memory available now, at most 2 GiB; else the number given."""
+    if cache_mb != "auto":
+        return float(cache_mb)
+    available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**20
+    return min(2048.0, available / 8)
+
+
 class VideoDataset(Dataset):
     """Videos listed in `data_root/ann_file`, found under `data_root/data_prefix`.
 
@@ -22,7 +31,8 @@ class VideoDataset(Dataset):
     `(index, seed)` from `SeededSampler` so that random sampling is reproducible.
     With `on_error="skip"` a video that fails to open or decode is replaced by another
     one (at most `max_retries` times) and named in the replacement's `sample.skipped`;
-    with `"raise"` it fails with the file name and the decoder's message.
+    with `"raise"` it fails with the file name and the decoder's message. In test mode,
+    up to `cache_mb` of packed items are kept in memory, so later epochs skip decoding.
     """
 
     def __init__(
@@ -36,6 +46,7 @@ class VideoDataset(Dataset):
         num_classes: int | None = None,
         on_error: str = "raise",
         max_retries: int = 10,
+        cache_mb: float | str = 0,
     ) -> None:
         if modality != "RGB":
             raise ZeldaError(f"modality {modality!r} is not supported; zelda reads RGB videos only")
@@ -49,6 +60,10 @@ class VideoDataset(Dataset):
         self.modality = modality
         self.on_error = on_error
         self.max_retries = max_retries
+        # test-mode items are deterministic: keep them after the first epoch (per process)
+        self.cache_bytes = int(cache_budget_mb(cache_mb) * 2**20) if test_mode else 0
+        self.cache: dict[int, dict[str, Any]] = {}
+        self.cached_bytes = 0
 
     def __len__(self) -> int:
         return len(self.annotations)
@@ -70,6 +85,17 @@ class VideoDataset(Dataset):
 
     def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Any]:
         index, seed = key if isinstance(key, tuple) else (key, None)
+        if index in self.cache:
+            return dict(self.cache[index])
+        item = self.load_with_policy(index, seed)
+        size = item["inputs"].numel() * item["inputs"].element_size()
+        if self.cached_bytes + size <= self.cache_bytes:
+            self.cache[index] = item
+            self.cached_bytes += size
+        return item
+
+    def load_with_policy(self, index: int, seed: int | None) -> dict[str, Any]:
+        """`load`, with failures skipped (replaced) or raised as `on_error` says."""
         rng = np.random.default_rng(seed)
         skipped: list[tuple[str, str]] = []
         for _ in range(self.max_retries + 1):

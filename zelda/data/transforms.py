@@ -16,6 +16,7 @@ from zelda.data.sample import DataSample
 
 Results = dict[str, Any]
 SHORT_VIDEO_POLICIES = ("loop", "repeat_last")
+CROPS = ("center", "three", "ten")
 
 
 def _rng(results: Results) -> np.random.Generator:
@@ -40,14 +41,33 @@ class Compose:
         return f"Compose([{inner}\n])"
 
 
+def resized_shape(height: int, width: int, short_side: int) -> tuple[int, int]:
+    """`(height, width)` scaled so the short side is `short_side`, aspect ratio kept."""
+    scale = short_side / min(height, width)
+    return max(1, int(height * scale + 0.5)), max(1, int(width * scale + 0.5))
+
+
+def probe_shape(path: Path) -> tuple[int, int]:
+    """`(height, width)` of the first video stream, from the container header (~2 ms)."""
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        return stream.height, stream.width
+
+
 class VideoInit:
     """Open the video. Reads `filename`; adds `video_reader`, `total_frames`, `fps`.
 
     Runs inside the loader worker, so no reader is ever shared across processes.
+    With `decode_short_side`, a source larger than that is decoded directly at that
+    short side (the decoder scales each frame as it decodes it), which costs far
+    less than decoding full-size frames and resizing them afterwards.
     """
 
-    def __init__(self, num_threads: int = 1) -> None:
+    def __init__(self, num_threads: int = 1, decode_short_side: int | None = None) -> None:
         self.num_threads = num_threads
+        self.decode_short_side = decode_short_side
 
     def __call__(self, results: Results) -> Results:
         import decord  # imported here: only workers that decode need it
@@ -57,7 +77,12 @@ class VideoInit:
             raise FileNotFoundError(f"{path}: {'is a directory' if path.is_dir() else 'no such file'}")
         if path.stat().st_size == 0:
             raise ValueError(f"{path}: the file is empty")
-        reader = decord.VideoReader(str(path), num_threads=self.num_threads)
+        height, width = -1, -1  # decord: the source size
+        if self.decode_short_side:
+            source = probe_shape(path)
+            if min(source) > self.decode_short_side:
+                height, width = resized_shape(*source, self.decode_short_side)
+        reader = decord.VideoReader(str(path), num_threads=self.num_threads, width=width, height=height)
         results["video_reader"] = reader
         results["total_frames"] = len(reader)
         results["fps"] = float(reader.get_avg_fps())
@@ -66,7 +91,7 @@ class VideoInit:
         return results
 
     def __repr__(self) -> str:
-        return f"VideoInit(num_threads={self.num_threads})"
+        return f"VideoInit(num_threads={self.num_threads}, decode_short_side={self.decode_short_side})"
 
 
 class VideoSample:
@@ -187,11 +212,10 @@ class VideoResize:
 
     def __call__(self, results: Results) -> Results:
         height, width = results["img_shape"]
-        scale = self.short_side / min(height, width)
-        size = (max(1, int(height * scale + 0.5)), max(1, int(width * scale + 0.5)))
+        size = resized_shape(height, width, self.short_side)
         if size != (height, width):
             imgs = F.interpolate(
-                results["imgs"], size=size, mode="bilinear", align_corners=False, antialias=scale < 1
+                results["imgs"], size=size, mode="bilinear", align_corners=False, antialias=size[0] < height
             )
             results["imgs"] = imgs
             results["img_shape"] = size
@@ -202,19 +226,29 @@ class VideoResize:
 
 
 class VideoCrop:
-    """Crop a `size` x `size` window, the same for all frames. Reads and changes `imgs`,
-    `img_shape`; adds `flipped`.
+    """Crop `size` x `size` windows, the same for all frames. Reads and changes `imgs`,
+    `img_shape`; adds `flipped` and `num_crops`.
 
-    Center crop by default (the reference); `random_crop` places the window at random
-    and `flip` mirrors the clip horizontally with probability 0.5 (training augmentation).
+    `crops` chooses the fixed windows: `center` (the reference), `three` (start, center
+    and end of the long side, centered on the short side: left/center/right of a
+    landscape or square frame, top/center/bottom of a portrait one) or `ten` (the four
+    corners and the center, then the same five mirrored). Several crops are stacked
+    crop-major along the frame axis, `[num_crops * N, C, size, size]`, so `VideoFormat`
+    makes view `crop * num_clips + clip`. `random_crop` places one window at random and
+    `flip` mirrors the clip with probability 0.5 (training augmentation).
     """
 
-    def __init__(self, size: int, random_crop: bool = False, flip: bool = False) -> None:
+    def __init__(self, size: int, random_crop: bool = False, flip: bool = False, crops: str = "center") -> None:
         if size < 1:
             raise ValueError(f"VideoCrop needs size >= 1, got {size}")
+        if crops not in CROPS:
+            raise ValueError(f"VideoCrop crops must be one of {CROPS}, got {crops!r}")
+        if random_crop and crops != "center":
+            raise ValueError(f"VideoCrop: random_crop places one window; it cannot be combined with crops={crops!r}")
         self.size = size
         self.random_crop = random_crop
         self.flip = flip
+        self.crops = crops
 
     def __call__(self, results: Results) -> Results:
         height, width = results["img_shape"]
@@ -225,33 +259,50 @@ class VideoCrop:
             )
         if self.random_crop:
             rng = _rng(results)
-            top = int(rng.integers(height - self.size + 1))
-            left = int(rng.integers(width - self.size + 1))
+            windows = [(int(rng.integers(height - self.size + 1)), int(rng.integers(width - self.size + 1)), False)]
         else:
-            top = height // 2 - self.size // 2
-            left = width // 2 - self.size // 2
-        imgs = results["imgs"][..., top : top + self.size, left : left + self.size]
+            windows = self._windows(height, width)
+        views = []
+        for top, left, mirrored in windows:
+            view = results["imgs"][..., top : top + self.size, left : left + self.size]
+            views.append(view.flip(-1) if mirrored else view)
+        imgs = views[0] if len(views) == 1 else torch.cat(views)
         flipped = bool(self.flip and _rng(results).random() < 0.5)
         if flipped:
             imgs = imgs.flip(-1)
         results["imgs"] = imgs
         results["img_shape"] = (self.size, self.size)
         results["flipped"] = flipped
+        results["num_crops"] = len(windows)
         return results
 
+    def _windows(self, height: int, width: int) -> list[tuple[int, int, bool]]:
+        """(top, left, mirrored) of each fixed window, in view order."""
+        size = self.size
+        top, left = height // 2 - size // 2, width // 2 - size // 2
+        if self.crops == "center":
+            return [(top, left, False)]
+        if self.crops == "three":
+            if height > width:
+                return [(start, left, False) for start in (0, top, height - size)]
+            return [(top, start, False) for start in (0, left, width - size)]
+        corners = [(0, 0), (0, width - size), (height - size, 0), (height - size, width - size), (top, left)]
+        return [(y, x, mirrored) for mirrored in (False, True) for y, x in corners]
+
     def __repr__(self) -> str:
-        return f"VideoCrop(size={self.size}, random_crop={self.random_crop}, flip={self.flip})"
+        return f"VideoCrop(size={self.size}, random_crop={self.random_crop}, flip={self.flip}, crops={self.crops!r})"
 
 
 class VideoFormat:
-    """Arrange frames as `[num_clips, C, clip_len, H, W]`. Reads `imgs`, `num_clips`,
-    `clip_len`; changes `imgs`.
+    """Arrange frames as `[num_crops * num_clips, C, clip_len, H, W]`, crop-major (view
+    `crop * num_clips + clip`). Reads `imgs`, `num_clips`, `clip_len`, `num_crops` (1 when
+    absent); changes `imgs`.
     """
 
     def __call__(self, results: Results) -> Results:
         imgs = results["imgs"]
-        num_clips, clip_len = results["num_clips"], results["clip_len"]
-        imgs = imgs.reshape(num_clips, clip_len, *imgs.shape[1:])
+        views = results["num_clips"] * results.get("num_crops", 1)
+        imgs = imgs.reshape(views, results["clip_len"], *imgs.shape[1:])
         results["imgs"] = imgs.permute(0, 2, 1, 3, 4)
         return results
 
@@ -264,7 +315,7 @@ class VideoPack:
     `meta_keys`; returns `{"inputs": uint8 tensor, "sample": DataSample}`.
     """
 
-    def __init__(self, meta_keys: Sequence[str] = ("img_shape", "num_clips", "clip_len")) -> None:
+    def __init__(self, meta_keys: Sequence[str] = ("img_shape", "num_clips", "clip_len", "num_crops")) -> None:
         self.meta_keys = tuple(meta_keys)
 
     def __call__(self, results: Results) -> Results:

@@ -14,16 +14,21 @@ class Recognizer(nn.Module):
     The V views are folded into the batch, `[B * V, C, T, H, W]`, for the backbone.
     """
 
-    def __init__(self, backbone: nn.Module, head: nn.Module, preprocessor: nn.Module) -> None:
+    def __init__(
+        self, backbone: nn.Module, head: nn.Module, preprocessor: nn.Module, channels_last: bool = False
+    ) -> None:
         super().__init__()
         self.preprocessor = preprocessor
         self.backbone = backbone
         self.head = head
+        # channels-last (NDHWC) strides suit oneDNN's and cuDNN's Conv3d kernels better
+        self.memory_format = torch.channels_last_3d if channels_last else torch.contiguous_format
+        self.backbone.to(memory_format=self.memory_format)
 
     def extract_feat(self, inputs: torch.Tensor) -> torch.Tensor:
         """Backbone features of every view, `[B * V, C', T', H', W']`."""
-        inputs = self.preprocessor(inputs)
-        return self.backbone(inputs.flatten(0, 1))
+        inputs = self.preprocessor(inputs).flatten(0, 1)
+        return self.backbone(inputs.contiguous(memory_format=self.memory_format))
 
     def forward(
         self, inputs: torch.Tensor, samples: Sequence | None = None, mode: str = "tensor"
