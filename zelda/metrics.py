@@ -9,6 +9,8 @@ from typing import Sequence
 
 import torch
 
+from zelda.distributed import gather, world
+
 
 class AccuracyMetric:
     """Accumulate per-video scores and labels; compute `top{k}` and `mean_class_acc`."""
@@ -33,6 +35,14 @@ class AccuracyMetric:
             )
         self.scores.append(scores.detach().float().cpu())
         self.labels.append(labels.detach().long().cpu())
+
+    def gather(self) -> None:
+        """Replace this process's state by every rank's (a no-op in a single process)."""
+        if world()[1] == 1:
+            return
+        states = gather((self.scores, self.labels))
+        self.scores = [s for scores, _ in states for s in scores]
+        self.labels = [l for _, labels in states for l in labels]
 
     def compute(self) -> dict[str, float]:
         """`{"top1": ..., "top5": ..., "mean_class_acc": ...}` over all updates."""

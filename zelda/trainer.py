@@ -10,10 +10,13 @@ from typing import Any, Callable, Iterable, Sequence
 
 import torch
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from zelda.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from zelda.distributed import local_rank, mean_over_ranks, world
+from zelda.errors import ZeldaError
 from zelda.interrupt import GracefulStop
 from zelda.metrics import AccuracyMetric
 
@@ -22,9 +25,9 @@ PRECISIONS = {"32": None, "bf16-mixed": torch.bfloat16, "16-mixed": torch.float1
 
 
 def resolve_device(device: str) -> torch.device:
-    """`auto` picks CUDA when present, else the CPU."""
+    """`auto` picks CUDA when present (this rank's GPU under torchrun), else the CPU."""
     if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return torch.device(f"cuda:{local_rank()}" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
 
 
@@ -54,6 +57,8 @@ class Trainer:
         max_epochs: int = 10,
         val_interval: int = 1,
         device: str = "auto",
+        strategy: str = "auto",
+        sync_batchnorm: bool = False,
         log_every_n_steps: int = 1,
         progress_bar: bool | str = "auto",
         resume: str | None = None,
@@ -67,10 +72,17 @@ class Trainer:
             raise ValueError(f"trainer.precision must be one of {list(PRECISIONS)}, got {precision!r}")
         self.max_epochs = max_epochs
         self.val_interval = val_interval
+        if strategy not in ("auto", "ddp"):
+            raise ValueError(f"trainer.strategy must be auto or ddp, got {strategy!r}")
         self.device = resolve_device(device)
+        self.strategy, self.sync_batchnorm = strategy, sync_batchnorm
+        if sync_batchnorm and self.device.type != "cuda":
+            raise ZeldaError("trainer.sync_batchnorm=true needs CUDA (PyTorch's SyncBatchNorm has no CPU kernel); "
+                             "on the CPU use model.backbone.norm_eval=true for batch-independent BatchNorm")
+        self.main_process = world()[0] == 0
         self.log_every_n_steps = log_every_n_steps
         # tqdm's disable=None hides the bar when the console is not a terminal (CI, logs)
-        self.disable_bar = None if progress_bar == "auto" else not progress_bar
+        self.disable_bar = None if progress_bar == "auto" and self.main_process else not (progress_bar and self.main_process)
         self.resume = resume
         self.limit_train_batches = limit_train_batches
         self.limit_val_batches = limit_val_batches
@@ -98,10 +110,16 @@ class Trainer:
         """Run the whole training; returns the summary (best and final metrics)."""
         self.run_dir = Path(run_dir)
         self.loggers, self.extra_state = loggers, extra_state or {}
+        if self.strategy == "ddp" and self.sync_batchnorm:
+            model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
         model.to(self.device)
         torch.backends.cudnn.benchmark = self.cudnn_benchmark  # fastest conv algorithms for fixed shapes
         if self.compile:
             model.backbone.compile()  # in place: checkpoint keys stay those of the plain module
+        # training steps go through DDP (gradients averaged over ranks); evaluation and
+        # checkpoints use the plain module, so checkpoints load without DDP
+        self.train_model = DistributedDataParallel(model, device_ids=[self.device] if self.device.type == "cuda" else None) \
+            if self.strategy == "ddp" else model
         opt = optimizer(model.parameters())
         # fp16 gradients underflow without loss scaling; bf16 and fp32 need none
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == "16-mixed")
@@ -152,6 +170,8 @@ class Trainer:
     def save(self, model: nn.Module, opt: torch.optim.Optimizer, epoch: int, global_step: int,
              best: dict[str, Any], progress: EpochProgress, best_epoch: bool = False) -> None:
         """Write `last.pt` (and `best.pt`): `epoch` epochs done, then `progress` into the next."""
+        if not self.main_process:
+            return
         state = {
             "model": model.state_dict(), "optimizer": opt.state_dict(), "scaler": self.scaler.state_dict(), "epoch": epoch,
             "global_step": global_step, "best": best, "progress": asdict(progress), "rng": rng_state(),
@@ -177,7 +197,7 @@ class Trainer:
             loaded = time.perf_counter()
             progress.skipped += record_skipped(batch["samples"], self.run_dir)
             with self.autocast():
-                loss = model(batch["inputs"], batch["samples"], mode="loss")
+                loss = self.train_model(batch["inputs"], batch["samples"], mode="loss")
             opt.zero_grad(set_to_none=True)
             self.scaler.scale(loss).backward()
             self.scaler.step(opt)
@@ -205,7 +225,8 @@ class Trainer:
         """The epoch's training values for metrics.jsonl and the loggers."""
         seconds = progress.data_time + progress.step_time
         return {
-            "train/loss": sum(progress.losses) / max(len(progress.losses), 1), "lr": opt.param_groups[0]["lr"],
+            "train/loss": mean_over_ranks(sum(progress.losses) / max(len(progress.losses), 1)),
+            "lr": opt.param_groups[0]["lr"],
             "train/data_time_s": progress.data_time, "train/step_time_s": progress.step_time,
             "train/clips_per_s": progress.clips / seconds if seconds else 0.0, "train/skipped_videos": progress.skipped,
         }
@@ -228,6 +249,7 @@ class Trainer:
             metric.update(scores, torch.tensor([sample.label for sample in batch["samples"]]))
             if stop is not None:
                 stop.check(on_stop)
+        metric.gather()  # every rank's videos, each once
         return metric.compute()
 
 

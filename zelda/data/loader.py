@@ -12,12 +12,17 @@ class SeededSampler(Sampler):
 
     Every random choice of the pipeline derives from the key's seed, so an epoch is
     the same with 0 or 8 workers, and a resumed run replays exactly the epoch it lost.
+    With several ranks, rank r takes every `world_size`-th key from r on; `pad` repeats
+    the first keys so that every rank gets as many (training steps must match across
+    ranks), while evaluation leaves it off so that no video counts twice.
     """
 
-    def __init__(self, length: int, shuffle: bool, seed: int) -> None:
+    def __init__(self, length: int, shuffle: bool, seed: int, rank: int = 0, world_size: int = 1,
+                 pad: bool = True) -> None:
         self.length = length
         self.shuffle = shuffle
         self.seed = seed
+        self.rank, self.world_size, self.pad = rank, world_size, pad
         self.epoch = 0
         self.start = 0
 
@@ -26,14 +31,21 @@ class SeededSampler(Sampler):
         self.epoch = epoch
         self.start = start
 
-    def __iter__(self) -> Iterator[tuple[int, int]]:
+    def keys(self) -> list[tuple[int, int]]:
+        """This rank's keys of the current epoch."""
         rng = np.random.default_rng([self.seed, self.epoch])
         order = rng.permutation(self.length) if self.shuffle else np.arange(self.length)
         seeds = rng.integers(2**63 - 1, size=self.length)
-        return iter([(int(i), int(s)) for i, s in zip(order, seeds)][self.start :])
+        keys = [(int(i), int(s)) for i, s in zip(order, seeds)]
+        if self.pad:
+            keys += keys[: -len(keys) % self.world_size]
+        return keys[self.rank :: self.world_size]
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        return iter(self.keys()[self.start :])
 
     def __len__(self) -> int:
-        return self.length - self.start
+        return len(self.keys()) - self.start
 
 
 def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
@@ -52,12 +64,15 @@ def build_loader(
     persistent_workers: bool,
     seed: int,
     pin_memory: bool = False,
+    rank: int = 0,
+    world_size: int = 1,
+    pad: bool = True,
 ) -> DataLoader:
-    """A DataLoader over `dataset` driven by a `SeededSampler`."""
+    """A DataLoader over `dataset` driven by a `SeededSampler` (see there for `pad`)."""
     return DataLoader(
         dataset,
         batch_size=batch_size,
-        sampler=SeededSampler(len(dataset), shuffle=shuffle, seed=seed),
+        sampler=SeededSampler(len(dataset), shuffle, seed, rank, world_size, pad),
         num_workers=num_workers,
         persistent_workers=persistent_workers and num_workers > 0,
         collate_fn=collate,

@@ -20,8 +20,9 @@ class ZeldaBackbone(nn.Module):
 
     out_channels = 128
 
-    def __init__(self, in_channels: int = 3) -> None:
+    def __init__(self, in_channels: int = 3, norm_eval: bool = False) -> None:
         super().__init__()
+        self.norm_eval = norm_eval
         self.conv1 = conv_bn_relu(in_channels, 64, kernel_size=(3, 7, 7), stride=(1, 2, 2), padding=(1, 3, 3))
         self.maxpool = nn.MaxPool3d(kernel_size=(1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1))
         self.conv = conv_bn_relu(64, self.out_channels, kernel_size=3, stride=2, padding=1)
@@ -36,6 +37,16 @@ class ZeldaBackbone(nn.Module):
             elif isinstance(module, nn.BatchNorm3d):
                 nn.init.ones_(module.weight)
                 nn.init.zeros_(module.bias)
+
+    def train(self, mode: bool = True) -> "ZeldaBackbone":
+        """With `norm_eval`, BatchNorm keeps using its running statistics while training
+        (frozen BN: results no longer depend on how clips are split into batches)."""
+        super().train(mode)
+        if self.norm_eval:
+            for module in self.modules():
+                if isinstance(module, nn.BatchNorm3d):
+                    module.eval()
+        return self
 
     def forward(self, imgs: torch.Tensor) -> torch.Tensor:
         return self.conv(self.maxpool(self.conv1(imgs)))

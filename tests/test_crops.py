@@ -1,0 +1,82 @@
+"""Multi-crop test views: shapes, window positions and the crop-major view order."""
+
+import numpy as np
+import pytest
+import torch
+
+from zelda.data.transforms import VideoCrop, VideoFormat
+
+
+def frames(num: int, height: int, width: int) -> torch.Tensor:
+    """`[num, 3, H, W]` frames whose pixels encode (frame, y, x), so every window is unique."""
+    y, x = torch.meshgrid(torch.arange(height), torch.arange(width), indexing="ij")
+    return torch.stack([(n * 1000 + y * width + x).expand(3, height, width) for n in range(num)])
+
+
+def crop(imgs: torch.Tensor, crops: str, size: int) -> dict:
+    return VideoCrop(size, crops=crops)({"imgs": imgs, "img_shape": tuple(imgs.shape[-2:])})
+
+
+def window(imgs: torch.Tensor, top: int, left: int, size: int) -> torch.Tensor:
+    return imgs[..., top : top + size, left : left + size]
+
+
+@pytest.mark.parametrize("height, width, expected", [
+    (10, 16, [(2, 0), (2, 5), (2, 10)]),   # landscape: left, center, right
+    (16, 10, [(0, 2), (5, 2), (10, 2)]),   # portrait: top, center, bottom
+    (6, 6, [(0, 0), (0, 0), (0, 0)]),      # square and crop-sized: the same window three times
+])
+def test_three_crops_run_along_the_long_side(height, width, expected):
+    imgs = frames(4, height, width)
+    out = crop(imgs, "three", 6)
+    assert out["imgs"].shape == (3 * 4, 3, 6, 6) and out["num_crops"] == 3 and out["img_shape"] == (6, 6)
+    for index, (top, left) in enumerate(expected):
+        assert torch.equal(out["imgs"][index * 4 : (index + 1) * 4], window(imgs, top, left, 6))
+
+
+def test_ten_crops_are_corners_center_and_their_mirrors():
+    imgs = frames(2, 10, 16)
+    out = crop(imgs, "ten", 6)
+    assert out["imgs"].shape == (10 * 2, 3, 6, 6) and out["num_crops"] == 10
+    positions = [(0, 0), (0, 10), (4, 0), (4, 10), (2, 5)]
+    views = out["imgs"].view(10, 2, 3, 6, 6)
+    for index, (top, left) in enumerate(positions):
+        assert torch.equal(views[index], window(imgs, top, left, 6))
+        assert torch.equal(views[index + 5], window(imgs, top, left, 6).flip(-1))
+
+
+def test_center_crop_is_one_view_as_before():
+    imgs = frames(3, 10, 12)
+    out = crop(imgs, "center", 4)
+    assert out["num_crops"] == 1 and out["flipped"] is False
+    assert torch.equal(out["imgs"], window(imgs, 3, 4, 4))
+
+
+def test_random_crop_and_flip_draw_from_the_sample_rng_as_before():
+    imgs = frames(2, 20, 30)
+    for seed in range(10):
+        out = VideoCrop(8, random_crop=True, flip=True)({"imgs": imgs, "img_shape": (20, 30),
+                                                          "rng": np.random.default_rng(seed)})
+        rng = np.random.default_rng(seed)
+        top, left, flipped = int(rng.integers(13)), int(rng.integers(23)), rng.random() < 0.5
+        expected = window(imgs, top, left, 8)
+        assert out["flipped"] == flipped and out["num_crops"] == 1
+        assert torch.equal(out["imgs"], expected.flip(-1) if flipped else expected)
+
+
+def test_format_orders_views_crop_major():
+    num_clips, clip_len = 2, 3
+    imgs = frames(num_clips * clip_len, 10, 16)
+    out = VideoFormat()(crop(imgs, "three", 6) | {"num_clips": num_clips, "clip_len": clip_len})["imgs"]
+    assert out.shape == (3 * num_clips, 3, clip_len, 6, 6)
+    for crop_index, left in enumerate((0, 5, 10)):
+        for clip in range(num_clips):
+            clip_frames = window(imgs[clip * clip_len : (clip + 1) * clip_len], 2, left, 6)
+            assert torch.equal(out[crop_index * num_clips + clip], clip_frames.permute(1, 0, 2, 3))
+
+
+def test_bad_crop_options_are_refused():
+    with pytest.raises(ValueError, match="crops must be one of"):
+        VideoCrop(8, crops="five")
+    with pytest.raises(ValueError, match="random_crop"):
+        VideoCrop(8, random_crop=True, crops="three")
