@@ -28,7 +28,7 @@ from zelda.config import compose_config
 from zelda.data.dataset import VideoDataset
 from zelda.data.loader import SeededSampler, build_loader
 from zelda.data.transforms import VideoInit, VideoResize, VideoSample
-from zelda.errors import find_zelda_error
+from zelda.errors import user_error
 from zelda.loggers import JsonlLogger
 from zelda.trainer import PRECISIONS
 
@@ -232,10 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         report = run(compose_config(overrides), args.epochs, args.reps, args.full_res)
     except Exception as error:
-        reason = find_zelda_error(error)
-        if reason is None:
-            raise
-        print(f"zelda.bench: {reason}", file=sys.stderr)
+        print(f"zelda.bench: {user_error(error)}", file=sys.stderr)
         return 2
     print(format_report(report))
     Path(args.out).write_text(json.dumps(report, indent=2) + "\n")

@@ -12,3 +12,12 @@ def find_zelda_error(error: BaseException | None) -> ZeldaError | None:
             return error
         error = error.__cause__ or error.__context__
     return None
+
+
+def user_error(error: BaseException) -> ZeldaError:
+    """The ZeldaError behind `error`, for entry points to print as a sentence;
+    re-raises `error` itself when it is not one (a bug deserves its traceback)."""
+    reason = find_zelda_error(error)
+    if reason is None:
+        raise error
+    return reason

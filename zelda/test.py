@@ -49,7 +49,7 @@ def run_test(cfg: DictConfig, overrides: list[str], run_dir: Path) -> dict[str, 
         instantiate(train_cfg.data.prepare)
     dataset = instantiate(dataset_cfg)
     loader = build_loader(dataset, train_cfg.data.val_batch_size, shuffle=False, num_workers=train_cfg.data.num_workers,
-                          persistent_workers=False, seed=train_cfg.seed)
+                          persistent_workers=False, seed=train_cfg.seed, pad=False)
     trainer = instantiate(train_cfg.trainer, progress_bar="auto", resume=None, limit_val_batches=None)
     metric = instantiate(train_cfg.metric)
     log.info("testing %s (epoch %s) on %d %s videos", restored.ckpt_path, restored.epoch, len(dataset), cfg.split)

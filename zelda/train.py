@@ -16,7 +16,7 @@ from omegaconf import DictConfig
 
 from zelda.data.loader import build_loader
 from zelda.distributed import join_process_group, prepare_argv, world
-from zelda.errors import ZeldaError, find_zelda_error
+from zelda.errors import ZeldaError, user_error
 from zelda.checkpoint import load_checkpoint, resolve_resume
 from zelda.loggers import JsonlLogger, drop_rows_after
 from zelda.run import job_identity, write_config, write_provenance, write_summary
@@ -116,10 +116,9 @@ def main(cfg: DictConfig) -> float | None:
         log.error("interrupted; continue with: trainer.resume=auto hydra.run.dir=%s", run_dir)
         sys.exit(130)
     except Exception as error:
-        reason = find_zelda_error(error)
-        if reason is None or HydraConfig.get().mode == RunMode.MULTIRUN:
-            raise
-        log.error("%s", reason)  # a problem the user can fix: a sentence, not a traceback
+        if HydraConfig.get().mode == RunMode.MULTIRUN:
+            raise  # the sweep records the failure and goes on with the other jobs
+        log.error("%s", user_error(error))  # a problem the user can fix: a sentence, not a traceback
         sys.exit(1)
     return summary.get("best/val_top1")
 
