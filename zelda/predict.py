@@ -19,7 +19,7 @@ from hydra.utils import instantiate
 from torch import nn
 
 from zelda.data.transforms import Compose
-from zelda.errors import find_zelda_error
+from zelda.errors import user_error
 from zelda.evaluate import probabilities, top_classes
 from zelda.restore import RESTORE_KEYS, class_names, restore
 from zelda.trainer import resolve_device
@@ -61,10 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         pipeline, names = Compose(instantiate(cfg.pipeline.val)), class_names(cfg)
         model = restored.model.to(resolve_device(cfg.trainer.device))
     except Exception as error:
-        reason = find_zelda_error(error)
-        if reason is None:
-            raise
-        print(f"error: {reason}", file=sys.stderr)
+        print(f"error: {user_error(error)}", file=sys.stderr)
         return 2
     results: list[dict[str, Any]] = []
     for video in videos:

@@ -8,6 +8,7 @@ and `predictions.csv` into its own run dir.
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from zelda.data.loader import build_loader
-from zelda.errors import ZeldaError, find_zelda_error
+from zelda.errors import ZeldaError, user_error
 from zelda.evaluate import split_dataset, write_predictions
 from zelda.restore import RESTORE_KEYS, class_names, restore
 from zelda.run import write_config
@@ -53,20 +54,18 @@ def run_test(cfg: DictConfig, overrides: list[str], run_dir: Path) -> dict[str, 
     trainer = instantiate(train_cfg.trainer, progress_bar="auto", resume=None, limit_val_batches=None)
     metric = instantiate(train_cfg.metric)
     log.info("testing %s (epoch %s) on %d %s videos", restored.ckpt_path, restored.epoch, len(dataset), cfg.split)
-    metrics = trainer.evaluate(restored.model.to(trainer.device), loader, metric)
-    # Trainer.evaluate has no per-batch hook: the metric kept every video's scores, in dataset order
-    scores, labels = torch.cat(metric.scores), torch.cat(metric.labels).tolist()
-    if labels != [annotation.label for annotation in dataset.annotations]:
-        raise ZeldaError(f"the evaluation did not see every video of data.{cfg.split} once, in order; "
-                         f"set data.{cfg.split}.on_error=raise")
+    seen: list[tuple[str, int, torch.Tensor]] = []
+    metrics = trainer.evaluate(restored.model, loader, metric, on_batch=lambda samples, scores: seen.extend(
+        (os.path.relpath(sample.filename, dataset.video_dir), sample.label, score)
+        for sample, score in zip(samples, scores.float().cpu())))
+    filenames, labels, scores = [f for f, _, _ in seen], [l for _, l, _ in seen], torch.stack([s for _, _, s in seen])
     meta = dataset[0]["sample"].meta
     results = {**metrics, "num_videos": len(dataset), "views_per_video": meta["num_clips"] * meta.get("num_crops", 1),
                "num_clips": meta["num_clips"], "num_crops": meta.get("num_crops", 1), "crops": cfg.test.crops,
                "split": cfg.split, "ckpt_path": str(restored.ckpt_path.resolve()), "epoch": restored.epoch,
                "config_path": str(restored.config_path.resolve())}
     (run_dir / "test_metrics.json").write_text(json.dumps(results, indent=2) + "\n")
-    write_predictions(run_dir / "predictions.csv", [a.filename for a in dataset.annotations], labels, scores,
-                      class_names(train_cfg))
+    write_predictions(run_dir / "predictions.csv", filenames, labels, scores, class_names(train_cfg))
     print(f"{'videos':>7} {'views':>6} " + " ".join(f"{key:>14}" for key in metrics))
     print(f"{len(dataset):>7} {results['views_per_video']:>6} " + " ".join(f"{v:>14.4f}" for v in metrics.values()))
     print(f"metrics:     {run_dir / 'test_metrics.json'}\npredictions: {run_dir / 'predictions.csv'}")
@@ -81,10 +80,9 @@ def main(cfg: DictConfig) -> dict[str, Any]:
     try:
         return run_test(cfg, training_overrides(), run_dir)
     except Exception as error:
-        reason = find_zelda_error(error)
-        if reason is None or HydraConfig.get().mode == RunMode.MULTIRUN:
+        if HydraConfig.get().mode == RunMode.MULTIRUN:
             raise
-        log.error("%s", reason)  # a problem the user can fix: a sentence, not a traceback
+        log.error("%s", user_error(error))  # a problem the user can fix: a sentence, not a traceback
         sys.exit(1)
 
 

@@ -233,9 +233,11 @@ class Trainer:
 
     @torch.no_grad()
     def evaluate(self, model: nn.Module, loader: DataLoader, metric: AccuracyMetric,
-                 stop: GracefulStop | None = None, on_stop: Callable[[], None] | None = None) -> dict[str, float]:
-        """Metrics of the model over the whole loader, from a fresh metric state."""
-        model.eval()
+                 stop: GracefulStop | None = None, on_stop: Callable[[], None] | None = None,
+                 on_batch: Callable[[Sequence[Any], torch.Tensor], None] | None = None) -> dict[str, float]:
+        """Metrics of the model over the whole loader, from a fresh metric state;
+        `on_batch(samples, scores)` sees every batch's per-video scores."""
+        model.to(self.device).eval()
         metric.reset()
         total = min(len(loader), self.limit_val_batches or len(loader))
         for batch in tqdm(islice(loader, total), desc="val", total=total, disable=self.disable_bar,
@@ -247,6 +249,8 @@ class Trainer:
             with self.autocast():
                 scores = model(batch["inputs"], batch["samples"], mode="predict")
             metric.update(scores, torch.tensor([sample.label for sample in batch["samples"]]))
+            if on_batch is not None:
+                on_batch(batch["samples"], scores)
             if stop is not None:
                 stop.check(on_stop)
         metric.gather()  # every rank's videos, each once
