@@ -24,6 +24,26 @@ log = logging.getLogger(__name__)
 PRECISIONS = {"32": None, "bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}
 
 
+def native_bf16(device: torch.device) -> bool:
+    """Whether the device computes bf16 natively (CUDA with bf16; CPUs with AVX512-BF16 or AMX)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def resolve_precision(precision: str | int, device: torch.device) -> str:
+    """`auto`: bf16-mixed where the device has native bf16, else 32."""
+    if str(precision) == "auto":
+        return "bf16-mixed" if native_bf16(device) else "32"
+    if str(precision) not in PRECISIONS:
+        raise ValueError(f"trainer.precision must be auto or one of {list(PRECISIONS)}, got {precision!r}")
+    return str(precision)
+
+
 def resolve_device(device: str) -> torch.device:
     """`auto` picks CUDA when present (this rank's GPU under torchrun), else the CPU."""
     if device == "auto":
@@ -64,12 +84,10 @@ class Trainer:
         resume: str | None = None,
         limit_train_batches: int | None = None,
         limit_val_batches: int | None = None,
-        precision: str | int = "32",
+        precision: str | int = "auto",
         compile: bool = False,
         cudnn_benchmark: bool = True,
     ) -> None:
-        if str(precision) not in PRECISIONS:
-            raise ValueError(f"trainer.precision must be one of {list(PRECISIONS)}, got {precision!r}")
         self.max_epochs = max_epochs
         self.val_interval = val_interval
         if strategy not in ("auto", "ddp"):
@@ -86,7 +104,7 @@ class Trainer:
         self.resume = resume
         self.limit_train_batches = limit_train_batches
         self.limit_val_batches = limit_val_batches
-        self.precision = str(precision)
+        self.precision = resolve_precision(precision, self.device)
         self.compile = compile
         self.cudnn_benchmark = cudnn_benchmark
         self.summary: dict[str, Any] = {}

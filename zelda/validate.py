@@ -19,7 +19,7 @@ RULES: list[tuple[str, Callable[[Any], bool], str]] = [
     ("pipeline.short_video", lambda v: v in ("loop", "repeat_last"), "loop or repeat_last"),
     ("data.batch_size", lambda v: v >= 1, "an integer >= 1"),
     ("data.val_batch_size", lambda v: v >= 1, "an integer >= 1"),
-    ("data.num_workers", lambda v: v >= 0, "an integer >= 0"),
+    ("data.num_workers", lambda v: v == "auto" or v >= 0, "auto or an integer >= 0"),
     ("data.num_classes", lambda v: v >= 1, "an integer >= 1"),
     ("optimizer.lr", lambda v: v > 0, "a number > 0"),
     ("model.head.dropout", lambda v: 0 <= v < 1, "a number in [0, 1)"),
@@ -27,7 +27,7 @@ RULES: list[tuple[str, Callable[[Any], bool], str]] = [
     ("model.head.label_smoothing", lambda v: 0 <= v < 1, "a number in [0, 1)"),
     ("trainer.max_epochs", lambda v: v >= 1, "an integer >= 1"),
     ("trainer.val_interval", lambda v: v >= 1, "an integer >= 1"),
-    ("trainer.precision", lambda v: str(v) in ("32", "bf16-mixed", "16-mixed"), "32, bf16-mixed or 16-mixed"),
+    ("trainer.precision", lambda v: str(v) in ("auto", "32", "bf16-mixed", "16-mixed"), "auto, 32, bf16-mixed or 16-mixed"),
 ]
 
 

@@ -1,5 +1,6 @@
 """Loaders: reproducible sampling, batching into `[B, num_clips, C, T, H, W]`."""
 
+import os
 from typing import Any, Iterator
 
 import numpy as np
@@ -56,11 +57,16 @@ def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def auto_workers() -> int:
+    """Loader workers for this machine: one core stays with the model, at most 4 workers."""
+    return max(0, min(4, (os.cpu_count() or 1) - 1))
+
+
 def build_loader(
     dataset: Dataset,
     batch_size: int,
     shuffle: bool,
-    num_workers: int,
+    num_workers: int | str,
     persistent_workers: bool,
     seed: int,
     pin_memory: bool = False,
@@ -69,6 +75,7 @@ def build_loader(
     pad: bool = True,
 ) -> DataLoader:
     """A DataLoader over `dataset` driven by a `SeededSampler` (see there for `pad`)."""
+    num_workers = auto_workers() if num_workers == "auto" else int(num_workers)
     return DataLoader(
         dataset,
         batch_size=batch_size,
