@@ -60,6 +60,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         summary = trainer.fit(
             instantiate(cfg.model), instantiate(cfg.optimizer), train_loader, val_loader, instantiate(cfg.metric),
             loggers, run_dir, extra_state={"wandb_run_id": getattr(loggers[-1], "run_id", None) if loggers else None},
+            scheduler=instantiate(cfg.scheduler) if cfg.scheduler.get("_target_") else None,  # scheduler=none: constant
         )
         status = "completed"
         return summary

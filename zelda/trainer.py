@@ -11,6 +11,7 @@ from typing import Any, Callable, Iterable, Sequence
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
+from torch.optim.lr_scheduler import LRScheduler
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
@@ -124,8 +125,11 @@ class Trainer:
         loggers: Sequence[Any],
         run_dir: str | Path,
         extra_state: dict[str, Any] | None = None,
+        scheduler: Callable[..., LRScheduler] | None = None,
     ) -> dict[str, Any]:
-        """Run the whole training; returns the summary (best and final metrics)."""
+        """Run the whole training; returns the summary (best and final metrics).
+        `scheduler(optimizer, steps_per_epoch, max_epochs)` builds an lr schedule
+        stepped after every optimizer step."""
         self.run_dir = Path(run_dir)
         self.loggers, self.extra_state = loggers, extra_state or {}
         if self.strategy == "ddp" and self.sync_batchnorm:
@@ -139,6 +143,8 @@ class Trainer:
         self.train_model = DistributedDataParallel(model, device_ids=[self.device] if self.device.type == "cuda" else None) \
             if self.strategy == "ddp" else model
         opt = optimizer(model.parameters())
+        steps = min(len(train_loader), self.limit_train_batches or len(train_loader))
+        self.scheduler = scheduler(opt, steps_per_epoch=steps, max_epochs=self.max_epochs) if scheduler else None
         # fp16 gradients underflow without loss scaling; bf16 and fp32 need none
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == "16-mixed")
         epoch, global_step, progress = 1, 0, EpochProgress()
@@ -149,6 +155,8 @@ class Trainer:
             opt.load_state_dict(state["optimizer"])
             if state.get("scaler"):  # empty unless the run used 16-mixed
                 self.scaler.load_state_dict(state["scaler"])
+            if self.scheduler is not None:
+                self.scheduler.load_state_dict(state["scheduler"])
             set_rng_state(state["rng"])
             epoch, global_step, best = state["epoch"] + 1, state["global_step"], state["best"]
             progress = EpochProgress(**state["progress"])
@@ -191,7 +199,8 @@ class Trainer:
         if not self.main_process:
             return
         state = {
-            "model": model.state_dict(), "optimizer": opt.state_dict(), "scaler": self.scaler.state_dict(), "epoch": epoch,
+            "model": model.state_dict(), "optimizer": opt.state_dict(), "scaler": self.scaler.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler else None, "epoch": epoch,
             "global_step": global_step, "best": best, "progress": asdict(progress), "rng": rng_state(),
             **self.extra_state,
         }
@@ -220,6 +229,9 @@ class Trainer:
             self.scaler.scale(loss).backward()
             self.scaler.step(opt)
             self.scaler.update()
+            lr = opt.param_groups[0]["lr"]  # the lr this step used
+            if self.scheduler is not None:
+                self.scheduler.step()
             loss_value = loss.item()
             done = time.perf_counter()
             global_step += 1
@@ -230,7 +242,7 @@ class Trainer:
             progress.step_time += done - loaded
             bar.set_postfix(loss=f"{loss_value:.4f}", clips_per_s=f"{progress.clips / (progress.data_time + progress.step_time):.2f}")
             if global_step % self.log_every_n_steps == 0:
-                step_row = {"train/loss": loss_value, "lr": opt.param_groups[0]["lr"],
+                step_row = {"train/loss": loss_value, "lr": lr,
                             "time/data_s": loaded - tick, "time/step_s": done - loaded}
                 for logger in self.loggers:
                     logger.log_step(step_row, global_step)
