@@ -12,10 +12,10 @@ import torch
 from helpers import ROOT, TINY_DATA, read_wandb_run, run_cli
 from zelda.data.loader import SeededSampler
 
-# Frozen BatchNorm and no dropout: the only differences left between 2 ranks x 2 clips
+# Frozen BatchNorm, no dropout, fp32: the only differences left between 2 ranks x 2 clips
 # and 1 process x 4 clips are float summation orders (SyncBatchNorm has no CPU kernel).
 RUN = [*TINY_DATA, "data.prepare.num_val=5", "pipeline.clip_len=4", "trainer.max_epochs=2",
-       "model.head.dropout=0", "model.backbone.norm_eval=true"]
+       "model.head.dropout=0", "model.backbone.norm_eval=true", "trainer.precision=32"]
 COMPARED = ("train/loss", "val/top1", "val/top5", "val/mean_class_acc")
 
 

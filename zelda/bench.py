@@ -167,12 +167,13 @@ def run(cfg: DictConfig, epochs: int, reps: int, full_res: int = 0) -> dict[str,
     if cfg.data.get("prepare"):
         instantiate(cfg.data.prepare)
     train_set, val_set = instantiate(cfg.data.train), instantiate(cfg.data.val)
-    device = instantiate(cfg.trainer, progress_bar=False).device
+    configured = instantiate(cfg.trainer, progress_bar=False)
+    device, precision = configured.device, configured.precision  # `auto` resolved
     modes = [p for p in PRECISIONS if device.type == "cuda" or p != "16-mixed"]
     report: dict[str, Any] = {"config": {"data": cfg.data.name, "batch_size": cfg.data.batch_size,
                                          "clip_len": cfg.pipeline.clip_len, "crop_size": cfg.pipeline.crop_size,
                                          "val_num_clips": cfg.pipeline.val_num_clips,
-                                         "precision": str(cfg.trainer.precision),
+                                         "precision": precision,
                                          "channels_last": cfg.model.channels_last,
                                          "num_workers": cfg.data.num_workers, "device": str(device),
                                          "threads": torch.get_num_threads(), "cpus": os.cpu_count()}}
@@ -186,7 +187,7 @@ def run(cfg: DictConfig, epochs: int, reps: int, full_res: int = 0) -> dict[str,
     measured = rows[1:] or rows  # the first epoch warms up (and fills the val cache)
     train_s = statistics.median(r["train/data_time_s"] + r["train/step_time_s"] for r in measured)
     val_s = statistics.median(r["val/time_s"] for r in measured)
-    floor = report["model_floor"][str(cfg.trainer.precision)]
+    floor = report["model_floor"][precision]
     compute, decode = floor["train_s"] + floor["val_s"], report["train"]["decode_floor_s"] + report["val"]["decode_floor_s"]
     report["trainer"] = {"epochs": epochs, "train_s": train_s, "val_s": val_s, "first_val_s": rows[0]["val/time_s"],
                          "epoch_s": train_s + val_s, "vs_max_floor": (train_s + val_s) / max(compute, decode),

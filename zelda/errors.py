@@ -20,4 +20,8 @@ def user_error(error: BaseException) -> ZeldaError:
     reason = find_zelda_error(error)
     if reason is None:
         raise error
-    return reason
+    # a loader worker's error comes back as "Caught ZeldaError in DataLoader worker ...",
+    # with the worker's traceback in the message: keep only the original sentence
+    marker = f"{ZeldaError.__module__}.{ZeldaError.__name__}: "
+    text = str(reason)
+    return ZeldaError(text.rsplit(marker, 1)[1]) if "Original Traceback" in text and marker in text else reason

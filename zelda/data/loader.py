@@ -1,5 +1,6 @@
 """Loaders: reproducible sampling, batching into `[B, num_clips, C, T, H, W]`."""
 
+import multiprocessing
 import os
 from typing import Any, Iterator
 
@@ -58,7 +59,10 @@ def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def auto_workers() -> int:
-    """Loader workers for this machine: one core stays with the model, at most 4 workers."""
+    """Loader workers for this machine: one core stays with the model, at most 4 workers;
+    none inside a pool's worker process (e.g. joblib's), which cannot start its own."""
+    if multiprocessing.current_process().name != "MainProcess":
+        return 0
     return max(0, min(4, (os.cpu_count() or 1) - 1))
 
 
