@@ -85,7 +85,7 @@ class Trainer:
         resume: str | None = None,
         limit_train_batches: int | None = None,
         limit_val_batches: int | None = None,
-        precision: str | int = "auto",
+        precision: str | int = "32",
         compile: bool = False,
         cudnn_benchmark: bool = True,
     ) -> None:
