@@ -81,3 +81,16 @@ def test_sync_batchnorm_on_cpu_is_refused_with_the_alternative(tmp_path):
     result = run_cli("zelda.train", *RUN, "trainer.sync_batchnorm=true", "logger=none",
                      f"paths.data_dir={tmp_path / 'data'}", f"hydra.run.dir={tmp_path / 'run'}")
     assert result.returncode == 1 and "model.backbone.norm_eval=true" in result.stdout + result.stderr
+
+
+def test_a_ddp_checkpoint_loads_in_single_process_test_and_predict(runs, tmp_path):
+    _, ddp = runs
+    checkpoint = ddp / "checkpoints" / "last.pt"
+    data = f"paths.data_dir={ddp.parent.parent / 'data'}"
+    tested = run_cli("zelda.test", f"ckpt_path={checkpoint}", data, f"hydra.run.dir={tmp_path / 'test'}")
+    assert tested.returncode == 0, tested.stderr[-2000:]
+    metrics = json.loads((tmp_path / "test" / "test_metrics.json").read_text())
+    assert metrics["top1"] == pytest.approx(rows(ddp)[-1]["val/top1"])  # what the DDP run validated
+    video = next((ddp.parent.parent / "data" / "synthetic" / "val").glob("*.mp4"))
+    predicted = run_cli("zelda.predict", str(video), f"ckpt_path={checkpoint}", data)
+    assert predicted.returncode == 0, predicted.stderr[-2000:]
