@@ -82,3 +82,21 @@ def test_predict_ranks_five_names_and_reports_bad_files(trained, tmp_path):
     assert "error" in results[0] and [r["class"] for r in results[1]["top"]] == [name for _, name, _ in ranked]
     alone = run_cli("zelda.predict", str(video), f"ckpt_path={trained / 'checkpoints' / 'last.pt'}")
     assert alone.returncode == 0 and alone.stdout.splitlines()[0] == str(video)
+
+
+def test_train_can_test_the_test_split_after_fit(tmp_path):
+    run_dir = tmp_path / "run"
+    result = run_cli("zelda.train", *TINY_RUN, "logger=none", f"paths.data_dir={tmp_path / 'data'}",
+                     f"hydra.run.dir={run_dir}", "trainer.test_after_fit=true", "+data.test=${data.val}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    tested = json.loads((run_dir / "test_metrics.json").read_text())
+    summary = json.loads((run_dir / "summary.json").read_text())
+    # the test split here is the val split: the final weights must score what the last validation did
+    last = json.loads((run_dir / "metrics.jsonl").read_text().splitlines()[-1])
+    assert tested["test/top1"] == summary["test/top1"] == last["val/top1"]
+
+
+def test_test_after_fit_without_a_test_split_stops_at_startup(tmp_path):
+    result = run_cli("zelda.train", *TINY_RUN, "logger=none", f"paths.data_dir={tmp_path / 'data'}",
+                     f"hydra.run.dir={tmp_path / 'run'}", "trainer.test_after_fit=true")
+    assert result.returncode == 1 and "no data.test split" in result.stdout + result.stderr

@@ -55,12 +55,13 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
                 drop_rows_after(run_dir / "metrics.jsonl", state["epoch"])
             loggers += build_loggers(cfg, run_dir, config, state.get("wandb_run_id"))
         check_config(cfg)
-        train_loader, val_loader = build_loaders(cfg, rank, world_size)
+        train_loader, val_loader, test_loader = build_loaders(cfg, rank, world_size)
         trainer = instantiate(cfg.trainer, resume=str(resume) if resume else None)
         summary = trainer.fit(
             instantiate(cfg.model), instantiate(cfg.optimizer), train_loader, val_loader, instantiate(cfg.metric),
             loggers, run_dir, extra_state={"wandb_run_id": getattr(loggers[-1], "run_id", None) if loggers else None},
             scheduler=instantiate(cfg.scheduler) if cfg.scheduler.get("_target_") else None,  # scheduler=none: constant
+            test_loader=test_loader,
         )
         status = "completed"
         return summary
@@ -90,8 +91,9 @@ def build_loggers(cfg: DictConfig, run_dir: Path, config: dict[str, Any], run_id
     return [instantiate(cfg.logger, _partial_=True)(run_dir=run_dir, run_config=config, **identity)]
 
 
-def build_loaders(cfg: DictConfig, rank: int, world_size: int) -> tuple[Any, Any]:
-    """Train and val loaders; rank 0 prepares the data while the others wait."""
+def build_loaders(cfg: DictConfig, rank: int, world_size: int) -> tuple[Any, Any, Any]:
+    """Train, val and (with trainer.test_after_fit) test loaders; rank 0 prepares the
+    data while the others wait."""
     if cfg.data.get("prepare") and rank == 0:
         instantiate(cfg.data.prepare)
     if world_size > 1:
@@ -100,8 +102,11 @@ def build_loaders(cfg: DictConfig, rank: int, world_size: int) -> tuple[Any, Any
     log.info("train set: %r", train_set)
     common = dict(num_workers=cfg.data.num_workers, persistent_workers=cfg.data.persistent_workers,
                   seed=cfg.seed, rank=rank, world_size=world_size, pin_memory=torch.cuda.is_available())
+    test_loader = None
+    if cfg.trainer.test_after_fit:
+        test_loader = build_loader(instantiate(cfg.data.test), cfg.data.val_batch_size, shuffle=False, pad=False, **common)
     return (build_loader(train_set, cfg.data.batch_size, shuffle=cfg.data.shuffle, **common),
-            build_loader(val_set, cfg.data.val_batch_size, shuffle=False, pad=False, **common))
+            build_loader(val_set, cfg.data.val_batch_size, shuffle=False, pad=False, **common), test_loader)
 
 
 @hydra.main(config_path="../conf", config_name="train", version_base="1.3")

@@ -1,5 +1,6 @@
 """The epoch loop: train, validate, checkpoint, log. It receives built objects."""
 
+import json
 import logging
 import math
 import time
@@ -88,6 +89,7 @@ class Trainer:
         precision: str | int = "32",
         compile: bool = False,
         cudnn_benchmark: bool = True,
+        test_after_fit: bool = False,
     ) -> None:
         self.max_epochs = max_epochs
         self.val_interval = val_interval
@@ -108,6 +110,7 @@ class Trainer:
         self.precision = resolve_precision(precision, self.device)
         self.compile = compile
         self.cudnn_benchmark = cudnn_benchmark
+        self.test_after_fit = test_after_fit
         self.summary: dict[str, Any] = {}
 
     def autocast(self) -> torch.autocast:
@@ -126,6 +129,7 @@ class Trainer:
         run_dir: str | Path,
         extra_state: dict[str, Any] | None = None,
         scheduler: Callable[..., LRScheduler] | None = None,
+        test_loader: DataLoader | None = None,
     ) -> dict[str, Any]:
         """Run the whole training; returns the summary (best and final metrics).
         `scheduler(optimizer, steps_per_epoch, max_epochs)` builds an lr schedule
@@ -191,7 +195,20 @@ class Trainer:
                 }
                 for logger in loggers:
                     logger.summary({k: v for k, v in self.summary.items() if k != "final"})
+        if self.test_after_fit and test_loader is not None:
+            self.test(model, test_loader, metric)
         return self.summary
+
+    def test(self, model: nn.Module, loader: DataLoader, metric: AccuracyMetric) -> None:
+        """Evaluate the final weights on the test split: `test/*` in the summary, W&B and
+        `test_metrics.json`."""
+        results = {f"test/{k}": v for k, v in self.evaluate(model, loader, metric).items()}
+        log.info("test: %s", ", ".join(f"{k}={v:.4g}" for k, v in results.items()))
+        self.summary.update(results)
+        for logger in self.loggers:
+            logger.summary(results)
+        if self.main_process:
+            (self.run_dir / "test_metrics.json").write_text(json.dumps(results, indent=2) + "\n")
 
     def save(self, model: nn.Module, opt: torch.optim.Optimizer, epoch: int, global_step: int,
              best: dict[str, Any], progress: EpochProgress, best_epoch: bool = False) -> None:

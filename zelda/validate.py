@@ -50,6 +50,9 @@ def check_config(cfg: DictConfig) -> None:
             f"pipeline.crop_size={crop} is larger than pipeline.resize={resize}: frames are resized "
             f"to a short side of {resize}, so the crop must be <= {resize}"
         )
+    if _select(cfg, "trainer.test_after_fit") is True and _select(cfg, "data.test") in (_MISSING, None):
+        problems.append("trainer.test_after_fit=true but the data config has no data.test split: add one "
+                        "(like data.val, with its own ann_file) or set trainer.test_after_fit=false")
     if problems:
         raise ZeldaError("invalid configuration:\n  " + "\n  ".join(problems))
 
