@@ -94,3 +94,12 @@ def test_a_ddp_checkpoint_loads_in_single_process_test_and_predict(runs, tmp_pat
     video = next((ddp.parent.parent / "data" / "synthetic" / "val").glob("*.mp4"))
     predicted = run_cli("zelda.predict", str(video), f"ckpt_path={checkpoint}", data)
     assert predicted.returncode == 0, predicted.stderr[-2000:]
+
+
+@pytest.mark.parametrize("length,world_size,pad", [(7, 2, True), (7, 2, False), (8, 3, True), (5, 1, False), (2, 3, False)])
+def test_sampler_length_matches_its_keys(length, world_size, pad):
+    for rank in range(world_size):
+        sampler = SeededSampler(length, True, 0, rank, world_size, pad)
+        assert len(sampler) == len(list(sampler))
+        sampler.set_epoch(1, start=1)
+        assert len(sampler) == len(list(sampler))

@@ -29,3 +29,13 @@ def test_reference_recipe_trains_an_epoch_on_real_clips(tmp_path):
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["status"] == "completed" and summary["final"]["train/skipped_videos"] == 0
     assert 0 <= summary["final"]["val/top1"] <= 1
+
+
+def test_compiled_backbone_trains_and_keeps_plain_checkpoint_keys(tmp_path):
+    import torch
+
+    result = run_cli("zelda.train", "experiment=debug_smoke", "trainer.compile=true",
+                     f"paths.data_dir={tmp_path / 'data'}", f"hydra.run.dir={tmp_path / 'run'}", timeout=1200)
+    assert result.returncode == 0, result.stderr[-3000:]
+    state = torch.load(tmp_path / "run" / "checkpoints" / "last.pt", weights_only=True)
+    assert "backbone.conv1.0.weight" in state["model"]  # no "_orig_mod." prefix: loads without compiling

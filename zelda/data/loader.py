@@ -47,7 +47,9 @@ class SeededSampler(Sampler):
         return iter(self.keys()[self.start :])
 
     def __len__(self) -> int:
-        return len(self.keys()) - self.start
+        """Counted, not built: loaders ask for it several times an epoch."""
+        per_rank = -(-self.length // self.world_size) if self.pad else len(range(self.rank, self.length, self.world_size))
+        return max(0, per_rank - self.start)
 
 
 def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
