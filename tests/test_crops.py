@@ -80,3 +80,35 @@ def test_bad_crop_options_are_refused():
         VideoCrop(8, crops="five")
     with pytest.raises(ValueError, match="random_crop"):
         VideoCrop(8, random_crop=True, crops="three")
+    with pytest.raises(ValueError, match="area_range"):
+        VideoCrop(8, area_range=[0.5, 1.5])
+    with pytest.raises(ValueError, match="aspect_range"):
+        VideoCrop(8, area_range=[0.5, 1.0], aspect_range=[2.0, 1.0])
+
+
+def test_random_resized_crop_resizes_a_window_within_the_area_and_aspect_ranges():
+    imgs = (frames(2, 60, 80) % 256).to(torch.uint8)
+    crop_op = VideoCrop(16, area_range=(0.25, 0.5), aspect_range=(0.75, 4 / 3))
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        top, left, height, width = crop_op._random_window(60, 80, np.random.default_rng(seed))
+        assert 0.25 * 4800 * 0.9 <= height * width <= 0.5 * 4800 * 1.1
+        assert 0.75 * 0.9 <= width / height <= 4 / 3 * 1.1
+        assert 0 <= top <= 60 - height and 0 <= left <= 80 - width
+        out = crop_op({"imgs": imgs, "img_shape": (60, 80), "rng": rng})
+        assert out["imgs"].shape == (2, 3, 16, 16) and out["imgs"].dtype == torch.uint8
+        assert out["img_shape"] == (16, 16) and out["num_crops"] == 1
+
+
+def test_random_resized_crop_of_a_uniform_window_keeps_its_content():
+    """Resizing must not shift or blend colours: a frame of one colour stays that colour."""
+    imgs = torch.full((3, 3, 40, 50), 77, dtype=torch.uint8)
+    out = VideoCrop(24, area_range=(0.1, 1.0), flip=True)({"imgs": imgs, "img_shape": (40, 50),
+                                                            "rng": np.random.default_rng(0)})
+    assert torch.equal(out["imgs"], torch.full((3, 3, 24, 24), 77, dtype=torch.uint8))
+
+
+def test_random_resized_crop_falls_back_to_the_centered_square():
+    """An aspect range no window can satisfy (far wider than the frame) gives the largest centered square."""
+    crop_op = VideoCrop(8, area_range=(0.9, 1.0), aspect_range=(50.0, 60.0))
+    assert crop_op._random_window(20, 30, np.random.default_rng(0)) == (0, 5, 20, 20)

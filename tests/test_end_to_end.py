@@ -22,8 +22,9 @@ def test_default_run_learns_the_synthetic_set(tmp_path):
 
 @pytest.mark.skipif(not (SHARED_DATA / "kinetics400_tiny").is_dir(),
                     reason=f"real clips not found at {SHARED_DATA / 'kinetics400_tiny'} (they live outside the repo)")
-def test_reference_recipe_trains_an_epoch_on_real_clips(tmp_path):
-    result = run_cli("zelda.train", "experiment=zelda_k400_tiny", f"paths.data_dir={SHARED_DATA}",
+@pytest.mark.parametrize("experiment", ["zelda_k400_tiny", "zelda_k400_tiny_tuned"])
+def test_real_data_recipes_train_an_epoch_on_real_clips(tmp_path, experiment):
+    result = run_cli("zelda.train", f"experiment={experiment}", f"paths.data_dir={SHARED_DATA}",
                      "trainer.max_epochs=1", f"hydra.run.dir={tmp_path / 'run'}", timeout=1200)
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())

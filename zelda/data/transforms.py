@@ -236,22 +236,50 @@ class VideoCrop:
     crop-major along the frame axis, `[num_crops * N, C, size, size]`, so `VideoFormat`
     makes view `crop * num_clips + clip`. `random_crop` places one window at random and
     `flip` mirrors the clip with probability 0.5 (training augmentation).
+
+    `area_range` turns on the random resized crop (training augmentation at several
+    scales): the window covers a random fraction of the frame's area within
+    `area_range`, with an aspect ratio drawn log-uniformly within `aspect_range`, and is
+    resized to `size` x `size`. After `ATTEMPTS` windows that do not fit, it takes the
+    largest centered square.
     """
 
-    def __init__(self, size: int, random_crop: bool = False, flip: bool = False, crops: str = "center") -> None:
+    ATTEMPTS = 10
+
+    def __init__(
+        self,
+        size: int,
+        random_crop: bool = False,
+        flip: bool = False,
+        crops: str = "center",
+        area_range: Sequence[float] | None = None,
+        aspect_range: Sequence[float] = (3 / 4, 4 / 3),
+    ) -> None:
         if size < 1:
             raise ValueError(f"VideoCrop needs size >= 1, got {size}")
         if crops not in CROPS:
             raise ValueError(f"VideoCrop crops must be one of {CROPS}, got {crops!r}")
-        if random_crop and crops != "center":
-            raise ValueError(f"VideoCrop: random_crop places one window; it cannot be combined with crops={crops!r}")
+        if (random_crop or area_range) and crops != "center":
+            raise ValueError(f"VideoCrop: random_crop and area_range place one window; they cannot be combined with crops={crops!r}")
+        if area_range is not None and not (len(area_range) == 2 and 0 < area_range[0] <= area_range[1] <= 1):
+            raise ValueError(f"VideoCrop area_range must be [min, max] with 0 < min <= max <= 1, got {area_range}")
+        if not (len(aspect_range) == 2 and 0 < aspect_range[0] <= aspect_range[1]):
+            raise ValueError(f"VideoCrop aspect_range must be [min, max] with 0 < min <= max, got {aspect_range}")
         self.size = size
         self.random_crop = random_crop
         self.flip = flip
         self.crops = crops
+        self.area_range = tuple(area_range) if area_range is not None else None
+        self.aspect_range = tuple(aspect_range)
 
     def __call__(self, results: Results) -> Results:
         height, width = results["img_shape"]
+        if self.area_range is not None:
+            top, left, window_h, window_w = self._random_window(height, width, _rng(results))
+            view = results["imgs"][..., top : top + window_h, left : left + window_w]
+            shrink = window_h > self.size or window_w > self.size
+            imgs = F.interpolate(view, size=(self.size, self.size), mode="bilinear", align_corners=False, antialias=shrink)
+            return self._finish(results, imgs, num_crops=1)
         if height < self.size or width < self.size:
             raise ValueError(
                 f"{results.get('filename')}: frames of {height}x{width} are smaller than the "
@@ -266,15 +294,30 @@ class VideoCrop:
         for top, left, mirrored in windows:
             view = results["imgs"][..., top : top + self.size, left : left + self.size]
             views.append(view.flip(-1) if mirrored else view)
-        imgs = views[0] if len(views) == 1 else torch.cat(views)
+        return self._finish(results, views[0] if len(views) == 1 else torch.cat(views), num_crops=len(windows))
+
+    def _finish(self, results: Results, imgs: torch.Tensor, num_crops: int) -> Results:
+        """Flip (when asked, at random) and record the cropped views."""
         flipped = bool(self.flip and _rng(results).random() < 0.5)
         if flipped:
             imgs = imgs.flip(-1)
         results["imgs"] = imgs
         results["img_shape"] = (self.size, self.size)
         results["flipped"] = flipped
-        results["num_crops"] = len(windows)
+        results["num_crops"] = num_crops
         return results
+
+    def _random_window(self, height: int, width: int, rng: np.random.Generator) -> tuple[int, int, int, int]:
+        """`(top, left, height, width)` of a random resized crop's window."""
+        log_aspect = np.log(self.aspect_range)
+        for _ in range(self.ATTEMPTS):
+            area = height * width * rng.uniform(*self.area_range)
+            aspect = float(np.exp(rng.uniform(*log_aspect)))
+            window_h, window_w = int(round(np.sqrt(area / aspect))), int(round(np.sqrt(area * aspect)))
+            if 0 < window_h <= height and 0 < window_w <= width:
+                return int(rng.integers(height - window_h + 1)), int(rng.integers(width - window_w + 1)), window_h, window_w
+        side = min(height, width)
+        return (height - side) // 2, (width - side) // 2, side, side
 
     def _windows(self, height: int, width: int) -> list[tuple[int, int, bool]]:
         """(top, left, mirrored) of each fixed window, in view order."""
@@ -290,7 +333,10 @@ class VideoCrop:
         return [(y, x, mirrored) for mirrored in (False, True) for y, x in corners]
 
     def __repr__(self) -> str:
-        return f"VideoCrop(size={self.size}, random_crop={self.random_crop}, flip={self.flip}, crops={self.crops!r})"
+        return (
+            f"VideoCrop(size={self.size}, random_crop={self.random_crop}, flip={self.flip}, crops={self.crops!r}, "
+            f"area_range={self.area_range}, aspect_range={self.aspect_range})"
+        )
 
 
 class VideoFormat:
