@@ -22,8 +22,8 @@ def write_job(job: Path, overrides: list[str], top1: list[float] | None, status:
     (job / ".hydra" / "overrides.yaml").write_text("".join(f"- {o}\n" for o in [*overrides, *COMMON]))
     summary: dict[str, Any] = {"status": status, "wall_time_s": 5.0}
     if top1 is not None:
-        rows = [{"epoch": e, "train/loss": 1.0 / e, "val/top1": v, "val/top5": min(1.0, v + 0.2)}
-                for e, v in enumerate(top1, start=1)]
+        rows = [{"epoch": e, "train/loss": 1.0 / e, "val/top1": v, "val/top5": min(1.0, v + 0.2),
+                 "val/mean_class_acc": v - 0.05, "epoch_time_s": 10.0 * e} for e, v in enumerate(top1, start=1)]
         (job / "metrics.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
         best = max(range(len(top1)), key=top1.__getitem__)
         summary.update({"best/val_top1": top1[best], "best/epoch": best + 1, "final": rows[-1], "epochs": len(rows)})
@@ -86,6 +86,21 @@ def test_seeds_collapse_into_mean_std(tmp_path: Path, capsys: pytest.CaptureFixt
     table = read_csv(tmp_path / "out" / "comparison.csv")
     assert len(table) == 4 and sorted(r["seed"] for r in table) == ["1", "1", "2", "3"]
     assert {r["group"] for r in table if r["optimizer.lr"] == "0.1"} == {rows[0]["group"]}
+
+
+def test_rows_rank_by_final_top1_unless_asked_for_the_best_epoch(tmp_path: Path) -> None:
+    """A run that peaked early and fell back ranks below one that ended higher."""
+    sweep = write_sweep(tmp_path / "sweep", [(["optimizer.lr=0.1"], [0.9, 0.5]), (["optimizer.lr=0.01"], [0.6, 0.7])])
+    assert [r["optimizer.lr"] for r in compare([sweep], tmp_path / "out")] == ["0.01", "0.1"]
+    assert [r["optimizer.lr"] for r in compare([sweep], tmp_path / "out", sort_by="best_val_top1")] == ["0.1", "0.01"]
+
+
+def test_rows_carry_mean_class_accuracy_and_median_epoch_time(tmp_path: Path) -> None:
+    [row] = compare([write_sweep(tmp_path / "sweep", SEEDS)], tmp_path / "out")
+    assert row["final_val_mca"] == pytest.approx(np.mean([0.55, 0.60, 0.75]))
+    assert row["epoch_time_s"] == pytest.approx(15.0) and row["epoch_time_s_std"] == pytest.approx(0.0)
+    table = read_csv(tmp_path / "out" / "comparison.csv")
+    assert sorted(float(r["final_val_mca"]) for r in table) == pytest.approx([0.55, 0.60, 0.75])
 
 
 def test_no_group_by_seed_keeps_runs_apart(tmp_path: Path) -> None:

@@ -28,9 +28,11 @@ from matplotlib.ticker import MaxNLocator
 from zelda.errors import ZeldaError
 
 MAX_DEPTH = 3  # a multirun dir holds job dirs `0/`, `1/`, ...; allow a little nesting above that
-METRICS = ("best_val_top1", "best_epoch", "final_val_top1", "final_val_top5", "final_train_loss",
-           "epochs", "wall_time_s")
-SPREAD = ("best_val_top1", "final_val_top1", "final_val_top5", "final_train_loss")  # shown with ± std
+METRICS = ("final_val_top1", "best_val_top1", "best_epoch", "final_val_top5", "final_val_mca", "final_train_loss",
+           "epoch_time_s", "epochs", "wall_time_s")
+SPREAD = ("final_val_top1", "best_val_top1", "final_val_top5", "final_val_mca", "final_train_loss",
+          "epoch_time_s")  # shown with ± std
+RANKINGS = ("final_val_top1", "best_val_top1")  # the best epoch of a small val set flatters: final by default
 OUTPUTS = ("comparison.csv", "comparison.md", "comparison.png")
 
 
@@ -91,7 +93,10 @@ def load_run(run_dir: Path) -> dict[str, Any]:
         "best_epoch": summary.get("best/epoch", best_epoch),
         "final_val_top1": final.get("val/top1", last(history, "val/top1")),
         "final_val_top5": final.get("val/top5", last(history, "val/top5")),
+        "final_val_mca": final.get("val/mean_class_acc", last(history, "val/mean_class_acc")),
         "final_train_loss": final.get("train/loss", last(history, "train/loss")),
+        "epoch_time_s": statistics.median(times) if (times := [row["epoch_time_s"] for row in history
+                                                                if row.get("epoch_time_s") is not None]) else None,
         "epochs": summary.get("epochs", len(history) or None),
         "wall_time_s": summary.get("wall_time_s"),
     }
@@ -128,8 +133,9 @@ def aggregate(runs: list[dict[str, Any]], keys: Sequence[str]) -> dict[str, Any]
     return row
 
 
-def group_rows(runs: list[dict[str, Any]], keys: list[str], by_seed: bool) -> list[dict[str, Any]]:
-    """Fold runs equal in `keys` (with `by_seed`; `keys` lacks seed); best val/top1 first, failed last."""
+def group_rows(runs: list[dict[str, Any]], keys: list[str], by_seed: bool,
+               sort_by: str = RANKINGS[0]) -> list[dict[str, Any]]:
+    """Fold runs equal in `keys` (with `by_seed`; `keys` lacks seed); highest `sort_by` first, failed last."""
     groups: dict[str, list[dict[str, Any]]] = {}
     for run in runs:
         name = label(run["overrides"], keys) if by_seed else run["run_dir"]
@@ -139,13 +145,13 @@ def group_rows(runs: list[dict[str, Any]], keys: list[str], by_seed: bool) -> li
         rows.append(aggregate(members, keys))
         for run in members:
             run["group"] = rows[-1]["group"]
-    return sorted(rows, key=rank)
+    return sorted(rows, key=lambda row: rank(row, sort_by))
 
 
-def rank(row: dict[str, Any]) -> tuple[bool, float]:
-    """Highest best val/top1 first; failed runs and runs without a validation at the end."""
-    best = row["best_val_top1"]
-    return (row["status"] == "failed" or best is None, -(best or 0.0))
+def rank(row: dict[str, Any], sort_by: str) -> tuple[bool, float]:
+    """Highest `sort_by` first; failed runs and runs without a validation at the end."""
+    value = row[sort_by]
+    return (row["status"] == "failed" or value is None, -(value or 0.0))
 
 
 def fmt(value: Any) -> str:
@@ -214,7 +220,7 @@ def default_out(paths: Sequence[Path]) -> Path:
 
 
 def compare(paths: Sequence[str | Path], out: str | Path | None = None, group_by_seed: bool = True,
-            ignore: Iterable[str] = ()) -> list[dict[str, Any]]:
+            ignore: Iterable[str] = (), sort_by: str = RANKINGS[0]) -> list[dict[str, Any]]:
     """Print the comparison, write the three files into `out`, return the printed rows."""
     paths = [Path(p) for p in paths]
     missing = [str(p) for p in paths if not p.exists()]
@@ -228,7 +234,7 @@ def compare(paths: Sequence[str | Path], out: str | Path | None = None, group_by
     runs = [load_run(run_dir) for run_dir in run_dirs]
     common, varying = split_common(runs, ignore)
     keys = [k for k in varying if not (group_by_seed and k == "seed")]
-    rows = group_rows(runs, keys, group_by_seed)
+    rows = group_rows(runs, keys, group_by_seed, sort_by)
     cells = table(rows, keys, any(row["n"] > 1 for row in rows))
     out = Path(out) if out is not None else default_out(paths)
     out.mkdir(parents=True, exist_ok=True)
@@ -254,9 +260,11 @@ def main(argv: Sequence[str] | None = None) -> None:
                         help="fold runs that differ only in seed into mean ± std (default: on)")
     parser.add_argument("--ignore", nargs="+", action="extend", default=[], metavar="KEY",
                         help="override keys to leave out of the columns and the grouping")
+    parser.add_argument("--sort-by", choices=RANKINGS, default=RANKINGS[0],
+                        help="rank rows by the (mean) final or best-epoch val/top1 (default: final)")
     args = parser.parse_args(argv)
     try:
-        compare(args.paths, args.out, args.group_by_seed, args.ignore)
+        compare(args.paths, args.out, args.group_by_seed, args.ignore, args.sort_by)
     except ZeldaError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
