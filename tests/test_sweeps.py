@@ -107,13 +107,13 @@ def test_compare_reads_the_grid_back(grid, tmp_path):
     assert lines[0].startswith("common:") and "trainer.max_epochs=2" in lines[0]
     table = [line.split() for line in lines[2:6]]  # header, then one row per job
     for row in table:
-        lr, clip_len, best, _, final = row[:5]
+        lr, clip_len, final, best = row[:4]
         [job] = [j for j in grid.iterdir() if j.is_dir() and
                  yaml.safe_load((j / "config.yaml").read_text())["optimizer"]["lr"] == float(lr) and
                  yaml.safe_load((j / "config.yaml").read_text())["pipeline"]["clip_len"] == int(clip_len)]
         summary = json.loads((job / "summary.json").read_text())
         assert float(best) == pytest.approx(summary["best/val_top1"], abs=1e-3)
         assert float(final) == pytest.approx(summary["final"]["val/top1"], abs=1e-3)
-    assert [float(row[2]) for row in table] == sorted((float(row[2]) for row in table), reverse=True)
+    assert [float(row[2]) for row in table] == sorted((float(row[2]) for row in table), reverse=True)  # by final
     for name in ("comparison.csv", "comparison.md", "comparison.png"):
         assert (tmp_path / name).stat().st_size > 0
