@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from helpers import ROOT, TINY_DATA, read_wandb_run, run_cli
+from zelda.train import objective
 
 
 def multirun(tmp_path: Path, *overrides: str) -> tuple[Path, subprocess.CompletedProcess]:
@@ -92,12 +93,18 @@ def test_parallel_launchers_run_two_jobs(tmp_path, launcher):
         assert read_wandb_run(sweep / job)["state"] == "finished"
 
 
-def test_optuna_preset_runs_trials_and_maximizes_best_val_top1(tmp_path):
+def test_optuna_preset_runs_trials_and_maximizes_the_final_val_top1(tmp_path):
     sweep, result = multirun(tmp_path, "experiment=optuna_lr_clip", "hydra.sweeper.n_trials=3", "trainer.max_epochs=1")
     assert result.returncode == 0, result.stderr[-3000:]
-    bests = [json.loads((sweep / job / "summary.json").read_text())["best/val_top1"] for job in ("0", "1", "2")]
+    finals = [json.loads((sweep / job / "summary.json").read_text())["final"]["val/top1"] for job in ("0", "1", "2")]
     results = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
-    assert results["best_value"] == pytest.approx(max(bests))
+    assert results["best_value"] == pytest.approx(max(finals))
+
+
+def test_objective_picks_the_final_or_the_best_epoch():
+    summary = {"final": {"val/top1": 0.6}, "best/val_top1": 0.8}
+    assert objective(summary, "final") == 0.6 and objective(summary, "best") == 0.8
+    assert objective({"final": None, "best/val_top1": None}, "final") is None  # no validation ran
 
 
 def test_compare_reads_the_grid_back(grid, tmp_path):

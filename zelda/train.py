@@ -111,7 +111,7 @@ def build_loaders(cfg: DictConfig, rank: int, world_size: int) -> tuple[Any, Any
 
 @hydra.main(config_path="../conf", config_name="train", version_base="1.3")
 def main(cfg: DictConfig) -> float | None:
-    """Entry point; returns best val/top1 for sweepers that optimize it."""
+    """Entry point; returns the final or best val/top1 (`objective`) for sweepers that optimize it."""
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     log.info("run dir: %s", run_dir)
     try:
@@ -126,7 +126,12 @@ def main(cfg: DictConfig) -> float | None:
             raise  # the sweep records the failure and goes on with the other jobs
         log.error("%s", user_error(error))  # a problem the user can fix: a sentence, not a traceback
         sys.exit(1)
-    return summary.get("best/val_top1")
+    return objective(summary, cfg.objective)
+
+
+def objective(summary: dict[str, Any], which: str) -> float | None:
+    """The val/top1 a sweeper maximizes: of the last epoch (`final`) or of the best one (`best`)."""
+    return (summary.get("final") or {}).get("val/top1") if which == "final" else summary.get("best/val_top1")
 
 
 if __name__ == "__main__":

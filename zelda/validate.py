@@ -16,6 +16,8 @@ RULES: list[tuple[str, Callable[[Any], bool], str]] = [
     ("pipeline.resize", lambda v: v >= 1, "an integer >= 1"),
     ("pipeline.crop_size", lambda v: v >= 1, "an integer >= 1"),
     ("pipeline.decode_short_side", lambda v: v is None or v >= 1, "null or an integer >= 1"),
+    ("pipeline.crop_area", lambda v: v is None or (len(v) == 2 and 0 < v[0] <= v[1] <= 1),
+     "null or [min, max] with 0 < min <= max <= 1"),
     ("pipeline.short_video", lambda v: v in ("loop", "repeat_last"), "loop or repeat_last"),
     ("data.batch_size", lambda v: v >= 1, "an integer >= 1"),
     ("data.val_batch_size", lambda v: v >= 1, "an integer >= 1"),
@@ -27,6 +29,7 @@ RULES: list[tuple[str, Callable[[Any], bool], str]] = [
     ("model.head.label_smoothing", lambda v: 0 <= v < 1, "a number in [0, 1)"),
     ("trainer.max_epochs", lambda v: v >= 1, "an integer >= 1"),
     ("trainer.val_interval", lambda v: v >= 1, "an integer >= 1"),
+    ("objective", lambda v: v in ("final", "best"), "final or best"),
     ("trainer.precision", lambda v: str(v) in ("auto", "32", "bf16-mixed", "16-mixed"), "auto, 32, bf16-mixed or 16-mixed"),
 ]
 
