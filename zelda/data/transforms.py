@@ -191,7 +191,10 @@ class VideoDecode:
         if frames.dim() != 4 or frames.shape[-1] != 3:
             # decord mis-sizes the frames of some widths (e.g. 48 pixels) instead of failing
             raise ValueError(f"{results.get('filename')}: decoder returned frames of shape {tuple(frames.shape)}")
-        imgs = frames[torch.from_numpy(inverse.reshape(-1))].permute(0, 3, 1, 2)
+        inverse = inverse.reshape(-1)
+        if not np.array_equal(inverse, np.arange(inverse.size)):  # repeated or unordered frames: re-index
+            frames = frames[torch.from_numpy(inverse)]
+        imgs = frames.permute(0, 3, 1, 2)
         results["imgs"] = imgs
         results["img_shape"] = tuple(imgs.shape[-2:])
         return results
