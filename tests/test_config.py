@@ -32,6 +32,15 @@ def test_every_experiment_composes(experiment):
     OmegaConf.to_container(config(f"experiment={experiment}"), resolve=True)
 
 
+def test_tuned_preset_changes_only_the_training_recipe():
+    """The tuned kinetics400_tiny preset keeps the reference model and validation sampling."""
+    reference, tuned = config("experiment=zelda_k400_tiny"), config("experiment=zelda_k400_tiny_tuned")
+    assert tuned.model == reference.model and tuned.data.val.ann_file == reference.data.val.ann_file
+    for key in ("clip_len", "frame_interval", "val_num_clips"):
+        assert tuned.pipeline[key] == reference.pipeline[key]
+    assert (tuned.data.batch_size, tuned.trainer.max_epochs, tuned.pipeline.crop_size) == (8, 30, 112)
+
+
 def test_defaults_are_the_synthetic_data_with_the_small_pipeline():
     cfg = config()
     assert cfg.data.name == "synthetic" and cfg.pipeline.clip_len == 8 and cfg.pipeline.crop_size == 112

@@ -12,6 +12,7 @@ from helpers import run_cli
     ("data.batch_size=0", "data.batch_size=0: must be an integer >= 1"),
     ("model.head.average_clips=max", "model.head.average_clips='max': must be prob, score or null"),
     ("pipeline.crop_area=[0.5,1.5]", "pipeline.crop_area=[0.5, 1.5]: must be null or [min, max]"),
+    ("pipeline.crop_aspect=[2,1]", "pipeline.crop_aspect=[2, 1]: must be [min, max] with 0 < min <= max"),
     ("objective=last", "objective='last': must be final or best"),
 ])
 def test_impossible_values_fail_before_data_is_touched(tmp_path, override, message):

@@ -18,6 +18,7 @@ RULES: list[tuple[str, Callable[[Any], bool], str]] = [
     ("pipeline.decode_short_side", lambda v: v is None or v >= 1, "null or an integer >= 1"),
     ("pipeline.crop_area", lambda v: v is None or (len(v) == 2 and 0 < v[0] <= v[1] <= 1),
      "null or [min, max] with 0 < min <= max <= 1"),
+    ("pipeline.crop_aspect", lambda v: len(v) == 2 and 0 < v[0] <= v[1], "[min, max] with 0 < min <= max"),
     ("pipeline.short_video", lambda v: v in ("loop", "repeat_last"), "loop or repeat_last"),
     ("data.batch_size", lambda v: v >= 1, "an integer >= 1"),
     ("data.val_batch_size", lambda v: v >= 1, "an integer >= 1"),
