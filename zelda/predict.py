@@ -19,10 +19,10 @@ from hydra.utils import instantiate
 from torch import nn
 
 from zelda.data.transforms import Compose
+from zelda.engine.device import resolve_device
 from zelda.errors import user_error
-from zelda.evaluate import probabilities, top_classes
-from zelda.restore import RESTORE_KEYS, class_names, restore
-from zelda.trainer import resolve_device
+from zelda.runs.predictions import probabilities, top_classes
+from zelda.runs.restore import RESTORE_KEYS, class_names, restore
 
 
 def parse_args(argv: list[str] | None) -> tuple[list[str], list[str], Path | None]:

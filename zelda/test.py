@@ -6,7 +6,6 @@ runs `Trainer.evaluate` over the split with the chosen views, and writes `test_m
 and `predictions.csv` into its own run dir.
 """
 
-import json
 import logging
 import os
 import sys
@@ -20,12 +19,13 @@ from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from zelda.config.checks import check_config
 from zelda.data.loader import build_loader
+from zelda.data.views import split_dataset
 from zelda.errors import ZeldaError, user_error
-from zelda.evaluate import split_dataset, write_predictions
-from zelda.restore import RESTORE_KEYS, class_names, restore
-from zelda.run import write_config
-from zelda.validate import check_config
+from zelda.runs.predictions import write_predictions
+from zelda.runs.records import write_config, write_json
+from zelda.runs.restore import RESTORE_KEYS, class_names, restore
 
 log = logging.getLogger("zelda.test")
 TEST_KEYS = (*RESTORE_KEYS, "split", "test")  # this tool's keys; the other overrides go to the training config
@@ -64,7 +64,7 @@ def run_test(cfg: DictConfig, overrides: list[str], run_dir: Path) -> dict[str, 
                "num_clips": meta["num_clips"], "num_crops": meta.get("num_crops", 1), "crops": cfg.test.crops,
                "split": cfg.split, "ckpt_path": str(restored.ckpt_path.resolve()), "epoch": restored.epoch,
                "config_path": str(restored.config_path.resolve())}
-    (run_dir / "test_metrics.json").write_text(json.dumps(results, indent=2) + "\n")
+    write_json(run_dir / "test_metrics.json", results)
     write_predictions(run_dir / "predictions.csv", filenames, labels, scores, class_names(train_cfg))
     print(f"{'videos':>7} {'views':>6} " + " ".join(f"{key:>14}" for key in metrics))
     print(f"{len(dataset):>7} {results['views_per_video']:>6} " + " ".join(f"{v:>14.4f}" for v in metrics.values()))

@@ -8,20 +8,20 @@ from pathlib import Path
 from typing import Any
 
 import hydra
-import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from zelda.data.loader import build_loader
-from zelda.distributed import join_process_group, prepare_argv, world
+from zelda.config.checks import check_config
+from zelda.data.loader import build_loaders
+from zelda.engine.checkpoint import load_checkpoint, resolve_resume
+from zelda.engine.distributed import join_process_group, prepare_argv, world
+from zelda.engine.seed import seed_everything
 from zelda.errors import ZeldaError, user_error
-from zelda.checkpoint import load_checkpoint, resolve_resume
-from zelda.loggers import JsonlLogger, drop_rows_after
-from zelda.run import job_identity, write_config, write_provenance, write_summary
-from zelda.seed import seed_everything
-from zelda.validate import check_config
+from zelda.runs.loggers import JsonlLogger, build_loggers, drop_rows_after
+from zelda.runs.records import write_config, write_provenance, write_summary
+from zelda.runs.sweep import objective
 
 log = logging.getLogger("zelda.train")
 
@@ -81,34 +81,6 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
             log.info("run %s, files in %s", status, run_dir)
 
 
-def build_loggers(cfg: DictConfig, run_dir: Path, config: dict[str, Any], run_id: str | None) -> list[Any]:
-    """The W&B logger (none with logger=none), resuming `run_id` when given."""
-    if not cfg.logger.get("_target_"):  # logger=none leaves no target
-        return []
-    identity = {k: v for k, v in job_identity().items() if cfg.logger.get(k) is None}
-    if run_id:
-        identity["run_id"] = run_id
-    return [instantiate(cfg.logger, _partial_=True)(run_dir=run_dir, run_config=config, **identity)]
-
-
-def build_loaders(cfg: DictConfig, rank: int, world_size: int) -> tuple[Any, Any, Any]:
-    """Train, val and (with trainer.test_after_fit) test loaders; rank 0 prepares the
-    data while the others wait."""
-    if cfg.data.get("prepare") and rank == 0:
-        instantiate(cfg.data.prepare)
-    if world_size > 1:
-        torch.distributed.barrier()
-    train_set, val_set = instantiate(cfg.data.train), instantiate(cfg.data.val)
-    log.info("train set: %r", train_set)
-    common = dict(num_workers=cfg.data.num_workers, persistent_workers=cfg.data.persistent_workers,
-                  seed=cfg.seed, rank=rank, world_size=world_size, pin_memory=torch.cuda.is_available())
-    test_loader = None
-    if cfg.trainer.test_after_fit:
-        test_loader = build_loader(instantiate(cfg.data.test), cfg.data.val_batch_size, shuffle=False, pad=False, **common)
-    return (build_loader(train_set, cfg.data.batch_size, shuffle=cfg.data.shuffle, **common),
-            build_loader(val_set, cfg.data.val_batch_size, shuffle=False, pad=False, **common), test_loader)
-
-
 @hydra.main(config_path="../conf", config_name="train", version_base="1.3")
 def main(cfg: DictConfig) -> float | None:
     """Entry point; returns the final or best val/top1 (`objective`) for sweepers that optimize it."""
@@ -127,11 +99,6 @@ def main(cfg: DictConfig) -> float | None:
         log.error("%s", user_error(error))  # a problem the user can fix: a sentence, not a traceback
         sys.exit(1)
     return objective(summary, cfg.objective)
-
-
-def objective(summary: dict[str, Any], which: str) -> float | None:
-    """The val/top1 a sweeper maximizes: of the last epoch (`final`) or of the best one (`best`)."""
-    return (summary.get("final") or {}).get("val/top1") if which == "final" else summary.get("best/val_top1")
 
 
 if __name__ == "__main__":

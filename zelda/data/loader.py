@@ -1,12 +1,17 @@
 """Loaders: reproducible sampling, batching into `[B, num_clips, C, T, H, W]`."""
 
+import logging
 import multiprocessing
 import os
 from typing import Any, Iterator
 
 import numpy as np
 import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig
 from torch.utils.data import DataLoader, Dataset, Sampler
+
+log = logging.getLogger(__name__)
 
 
 class SeededSampler(Sampler):
@@ -94,3 +99,21 @@ def build_loader(
         # or a run resumed mid-epoch would see different dropout masks
         generator=torch.Generator().manual_seed(seed),
     )
+
+
+def build_loaders(cfg: DictConfig, rank: int, world_size: int) -> tuple[Any, Any, Any]:
+    """Train, val and (with trainer.test_after_fit) test loaders; rank 0 prepares the
+    data while the others wait."""
+    if cfg.data.get("prepare") and rank == 0:
+        instantiate(cfg.data.prepare)
+    if world_size > 1:
+        torch.distributed.barrier()
+    train_set, val_set = instantiate(cfg.data.train), instantiate(cfg.data.val)
+    log.info("train set: %r", train_set)
+    common = dict(num_workers=cfg.data.num_workers, persistent_workers=cfg.data.persistent_workers,
+                  seed=cfg.seed, rank=rank, world_size=world_size, pin_memory=torch.cuda.is_available())
+    test_loader = None
+    if cfg.trainer.test_after_fit:
+        test_loader = build_loader(instantiate(cfg.data.test), cfg.data.val_batch_size, shuffle=False, pad=False, **common)
+    return (build_loader(train_set, cfg.data.batch_size, shuffle=cfg.data.shuffle, **common),
+            build_loader(val_set, cfg.data.val_batch_size, shuffle=False, pad=False, **common), test_loader)

@@ -1,0 +1,145 @@
+"""`zelda.compare` on fake sweep dirs with known numbers: no training, so it stays fast."""
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from helpers import ROOT
+
+from zelda.compare import compare
+
+COMMON = ["trainer.max_epochs=2", "hydra.job.chdir=false"]
+
+
+def write_job(job: Path, overrides: list[str], top1: list[float] | None, status: str = "completed") -> None:
+    """A run dir as `python -m zelda.train` leaves it; `top1=None`: a job that failed before epoch 1."""
+    (job / ".hydra").mkdir(parents=True)
+    (job / ".hydra" / "overrides.yaml").write_text("".join(f"- {o}\n" for o in [*overrides, *COMMON]))
+    summary: dict[str, Any] = {"status": status, "wall_time_s": 5.0}
+    if top1 is not None:
+        rows = [{"epoch": e, "train/loss": 1.0 / e, "val/top1": v, "val/top5": min(1.0, v + 0.2),
+                 "val/mean_class_acc": v - 0.05, "epoch_time_s": 10.0 * e} for e, v in enumerate(top1, start=1)]
+        (job / "metrics.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+        best = max(range(len(top1)), key=top1.__getitem__)
+        summary.update({"best/val_top1": top1[best], "best/epoch": best + 1, "final": rows[-1], "epochs": len(rows)})
+    (job / "summary.json").write_text(json.dumps(summary))
+
+
+def write_sweep(root: Path, jobs: list[tuple[list[str], list[float] | None]]) -> Path:
+    for i, (overrides, top1) in enumerate(jobs):
+        write_job(root / str(i), overrides, top1, "completed" if top1 is not None else "failed")
+    (root / "multirun.yaml").write_text("hydra: {}\n")
+    return root
+
+
+GRID = [  # optimizer.lr x pipeline.clip_len, best val/top1 in the middle of each history
+    (["optimizer.lr=0.1", "pipeline.clip_len=4"], [0.50, 0.55]),
+    (["optimizer.lr=0.1", "pipeline.clip_len=8"], [0.60, 0.80]),
+    (["optimizer.lr=0.01", "pipeline.clip_len=4"], [0.70, 0.65]),
+    (["optimizer.lr=0.01", "pipeline.clip_len=8"], [0.40, 0.45]),
+]
+SEEDS = [(["optimizer.lr=0.1", f"seed={s}"], top1) for s, top1 in [(1, [0.5, 0.6]), (2, [0.7, 0.65]), (3, [0.4, 0.8])]]
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open() as file:
+        return list(csv.DictReader(file))
+
+
+def test_grid_rows_sorted_with_file_numbers(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    sweep = write_sweep(tmp_path / "sweep", GRID)
+    rows = compare([sweep], tmp_path / "out")
+    assert [(r["optimizer.lr"], r["pipeline.clip_len"]) for r in rows] == [("0.1", "8"), ("0.01", "4"), ("0.1", "4"), ("0.01", "8")]
+    assert [r["best_val_top1"] for r in rows] == [0.80, 0.70, 0.55, 0.45]
+    assert [r["best_epoch"] for r in rows] == [2, 1, 2, 2]
+    assert rows[1]["final_val_top1"] == 0.65 and rows[1]["final_val_top5"] == pytest.approx(0.85)
+    assert rows[1]["final_train_loss"] == 0.5 and rows[1]["epochs"] == 2 and rows[1]["status"] == "completed"
+    printed = capsys.readouterr().out
+    assert "common: trainer.max_epochs=2" in printed and "hydra.job" not in printed
+    for name in ("comparison.csv", "comparison.md", "comparison.png"):
+        assert (tmp_path / "out" / name).stat().st_size > 0 and name in printed
+    table = read_csv(tmp_path / "out" / "comparison.csv")
+    assert len(table) == 4 and "trainer.max_epochs" in table[0] and "hydra.job.chdir" not in table[0]
+    by_dir = {Path(r["run_dir"]).name: r for r in table}
+    assert float(by_dir["1"]["best_val_top1"]) == 0.80 and by_dir["1"]["pipeline.clip_len"] == "8"
+    assert float(by_dir["2"]["final_val_top1"]) == 0.65 and by_dir["2"]["best_epoch"] == "1"
+    markdown = (tmp_path / "out" / "comparison.md").read_text()
+    assert markdown.startswith("common: trainer.max_epochs=2") and markdown.count("\n| ") == 5
+
+
+def test_seeds_collapse_into_mean_std(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    sweep = write_sweep(tmp_path / "sweep", [*SEEDS, (["optimizer.lr=0.01", "seed=1"], [0.3, 0.2])])
+    rows = compare([sweep], tmp_path / "out")
+    assert [r["n"] for r in rows] == [3, 1] and "seed" not in rows[0]
+    best, final = np.array([0.6, 0.7, 0.8]), np.array([0.6, 0.65, 0.8])
+    assert rows[0]["best_val_top1"] == pytest.approx(best.mean())
+    assert rows[0]["best_val_top1_std"] == pytest.approx(best.std(ddof=1))
+    assert rows[0]["final_val_top1"] == pytest.approx(final.mean())
+    assert rows[0]["final_val_top1_std"] == pytest.approx(final.std(ddof=1))
+    assert rows[1]["best_val_top1"] == 0.3 and rows[1]["best_val_top1_std"] is None
+    assert "0.3 ± —" in capsys.readouterr().out
+    table = read_csv(tmp_path / "out" / "comparison.csv")
+    assert len(table) == 4 and sorted(r["seed"] for r in table) == ["1", "1", "2", "3"]
+    assert {r["group"] for r in table if r["optimizer.lr"] == "0.1"} == {rows[0]["group"]}
+
+
+def test_rows_rank_by_final_top1_unless_asked_for_the_best_epoch(tmp_path: Path) -> None:
+    """A run that peaked early and fell back ranks below one that ended higher."""
+    sweep = write_sweep(tmp_path / "sweep", [(["optimizer.lr=0.1"], [0.9, 0.5]), (["optimizer.lr=0.01"], [0.6, 0.7])])
+    assert [r["optimizer.lr"] for r in compare([sweep], tmp_path / "out")] == ["0.01", "0.1"]
+    assert [r["optimizer.lr"] for r in compare([sweep], tmp_path / "out", sort_by="best_val_top1")] == ["0.1", "0.01"]
+
+
+def test_rows_carry_mean_class_accuracy_and_median_epoch_time(tmp_path: Path) -> None:
+    [row] = compare([write_sweep(tmp_path / "sweep", SEEDS)], tmp_path / "out")
+    assert row["final_val_mca"] == pytest.approx(np.mean([0.55, 0.60, 0.75]))
+    assert row["epoch_time_s"] == pytest.approx(15.0) and row["epoch_time_s_std"] == pytest.approx(0.0)
+    table = read_csv(tmp_path / "out" / "comparison.csv")
+    assert sorted(float(r["final_val_mca"]) for r in table) == pytest.approx([0.55, 0.60, 0.75])
+
+
+def test_no_group_by_seed_keeps_runs_apart(tmp_path: Path) -> None:
+    rows = compare([write_sweep(tmp_path / "sweep", SEEDS)], tmp_path / "out", group_by_seed=False)
+    assert [(r["seed"], r["best_val_top1"], r["n"]) for r in rows] == [("3", 0.8, 1), ("2", 0.7, 1), ("1", 0.6, 1)]
+
+
+def test_failed_job_listed_last(tmp_path: Path) -> None:
+    sweep = write_sweep(tmp_path / "sweep", [(["optimizer.lr=1.0"], None), *GRID[:2]])
+    rows = compare([sweep], tmp_path / "out")
+    assert [r["status"] for r in rows] == ["completed", "completed", "failed"]
+    assert rows[-1]["optimizer.lr"] == "1.0" and rows[-1]["best_val_top1"] is None
+
+
+def test_ignore_drops_key_from_columns_and_grouping(tmp_path: Path) -> None:
+    sweep = write_sweep(tmp_path / "sweep", [(["data.root=a", "seed=1"], [0.5]), (["data.root=b", "seed=2"], [0.7])])
+    [row] = compare([sweep], tmp_path / "out", ignore=["data.root"])
+    assert row["n"] == 2 and "data.root" not in row and row["best_val_top1"] == pytest.approx(0.6)
+
+
+def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "zelda.compare", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_cli_writes_into_sweep_dir(tmp_path: Path) -> None:
+    sweep = write_sweep(tmp_path / "sweep", SEEDS)
+    result = run_cli(str(sweep), "--no-group-by-seed")
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.splitlines()) == 1 + 1 + 3 + 3  # common, header, 3 runs, 3 files
+    assert (sweep / "comparison.png").is_file() and len(read_csv(sweep / "comparison.csv")) == 3
+
+
+def test_cli_empty_dir_exits_2_with_a_sentence(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    result = run_cli(str(tmp_path / "empty"))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert str(tmp_path / "empty") in result.stderr and "summary.json" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    missing = run_cli(str(tmp_path / "missing"))
+    assert missing.returncode == 2 and "does not exist" in missing.stderr and "Traceback" not in missing.stderr

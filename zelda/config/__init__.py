@@ -1,0 +1,1 @@
+"""The Hydra config outside `@hydra.main` (composition) and the startup checks of its values."""

@@ -1,0 +1,99 @@
+"""A trained model back from its checkpoint: the config it was trained with, then its weights.
+
+Shared by `zelda.test` and `zelda.predict`, so both read a run the same way.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import HydraException
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from torch import nn
+
+from zelda.config.compose import CONF_DIR
+from zelda.engine.checkpoint import load_checkpoint
+from zelda.errors import ZeldaError
+
+RESTORE_KEYS = ("ckpt_path", "config_path")  # command-line keys that choose what to restore
+_ABSENT = object()
+
+
+@dataclass
+class Restored:
+    """A model with its checkpoint's weights (eval mode), and the config that built it."""
+
+    cfg: DictConfig
+    model: nn.Module
+    ckpt_path: Path
+    config_path: Path
+    epoch: int | None  # epochs the checkpoint had completed
+
+
+def run_config_path(ckpt_path: Path) -> Path:
+    """The config a checkpoint was trained with, from its run dir (the parent of `checkpoints/`).
+
+    Hydra's `.hydra/config.yaml` keeps interpolations, so `paths.data_dir=DIR` still moves
+    `data.root`; `config.yaml` (resolved) is the fallback for runs without `.hydra/`.
+    """
+    run_dir = ckpt_path.parent.parent if ckpt_path.parent.name == "checkpoints" else ckpt_path.parent
+    candidates = [run_dir / ".hydra" / "config.yaml", run_dir / "config.yaml"]
+    for path in candidates:
+        if path.is_file():
+            return path
+    raise ZeldaError(f"no training config for checkpoint {ckpt_path}: neither {candidates[0]} nor {candidates[1]} "
+                     f"exists; pass config_path=PATH (the config.yaml of the run that wrote it)")
+
+
+def apply_overrides(cfg: DictConfig, overrides: Sequence[str], source: Path) -> None:
+    """Command-line `key=value` overrides (`+key=value` adds a key) on a config loaded from `source`."""
+    try:
+        parsed = OverridesParser.create().parse_overrides(list(overrides))
+    except HydraException as error:
+        raise ZeldaError(f"bad override: {error}") from error
+    for override in parsed:
+        key, line = override.key_or_group, override.input_line
+        if (CONF_DIR / key).is_dir():
+            raise ZeldaError(f"{line}: a checkpoint keeps the {key} it was trained with; "
+                             f"override single keys instead, e.g. {key}.KEY=VALUE")
+        if override.is_sweep_override() or override.is_delete():
+            raise ZeldaError(f"{line}: give one value per key (no sweeps, no ~ deletions)")
+        if OmegaConf.select(cfg, key, default=_ABSENT) is _ABSENT and not (override.is_add() or override.is_force_add()):
+            raise ZeldaError(f"{line}: {key} is not in the training config {source}; add a new key with +{line}")
+        OmegaConf.update(cfg, key, override.value(), force_add=True)
+
+
+def restore(ckpt_path: str | Path, overrides: Sequence[str] = (), config_path: str | Path | None = None) -> Restored:
+    """Load the training config (plus `overrides`), build its model and load the checkpoint's weights."""
+    ckpt = Path(ckpt_path)
+    if not ckpt.is_file():
+        raise ZeldaError(f"ckpt_path={ckpt_path}: no such checkpoint; pass a run's checkpoints/last.pt or best.pt")
+    source = Path(config_path) if config_path else run_config_path(ckpt)
+    if not source.is_file():
+        raise ZeldaError(f"config_path={config_path}: no such file; pass a run's config.yaml")
+    cfg = OmegaConf.load(source)
+    apply_overrides(cfg, overrides, source)
+    try:
+        state: dict[str, Any] = load_checkpoint(ckpt)
+    except Exception as error:  # torch raises several types for files that are not checkpoints
+        raise ZeldaError(f"{ckpt}: not a readable checkpoint ({type(error).__name__}: {error})") from error
+    model = instantiate(cfg.model)
+    try:
+        model.load_state_dict(state["model"])
+    except (KeyError, RuntimeError) as error:
+        message = " ".join(str(error).split())[:300]
+        raise ZeldaError(f"{ckpt} does not fit the model of {source} ({message}); "
+                         f"undo overrides of model.* or data.num_classes") from error
+    return Restored(cfg=cfg, model=model.eval(), ckpt_path=ckpt, config_path=source, epoch=state.get("epoch"))
+
+
+def class_names(cfg: DictConfig) -> list[str]:
+    """One name per class from `<data.root>/label_map.txt` (a name per line); the index where absent."""
+    num_classes = int(cfg.data.num_classes)
+    root = OmegaConf.select(cfg, "data.root")
+    label_map = Path(root) / "label_map.txt" if root else None
+    names = label_map.read_text().splitlines() if label_map and label_map.is_file() else []
+    names = [name.strip() for name in names if name.strip()]
+    return [names[index] if index < len(names) else str(index) for index in range(num_classes)]
