@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+import av
 import pytest
 from helpers import SHARED_DATA, make_video, run_cli
 
@@ -63,6 +64,27 @@ def test_deep_check_decodes_every_frame(clean):
     result, report = check(clean, clean / "deep.json", "--deep", "--split", "val")
     assert result.returncode == 0, result.stdout + result.stderr
     assert report["deep"] is True and list(report["splits"]) == ["val"]
+
+
+def zero_packet(path: Path, index: int) -> None:
+    """Overwrite the compressed data of the video's `index`-th packet with zeros, in place."""
+    with av.open(str(path)) as container:
+        packets = [(packet.pos, packet.size) for packet in container.demux(video=0) if packet.size]
+    position, size = packets[index]
+    data = bytearray(path.read_bytes())
+    data[position : position + size] = bytes(size)
+    path.write_bytes(data)
+
+
+def test_only_the_deep_check_finds_a_frame_broken_mid_video(tmp_path):
+    make_dataset(tmp_path, {"ok.mp4": 12}, {"broken.mp4": 60})
+    zero_packet(tmp_path / K400 / "val" / "broken.mp4", 30)  # its first frame still decodes
+    result, report = check(tmp_path, tmp_path / "shallow.json", "--split", "val")
+    assert result.returncode == 0 and report["problems"] == 0, result.stdout + result.stderr
+    result, report = check(tmp_path, tmp_path / "deep.json", "--split", "val", "--deep")
+    assert result.returncode == 1 and report["problems"] == 1, result.stdout + result.stderr
+    [problem] = report["splits"]["val"]["problems"]
+    assert problem["file"].endswith("broken.mp4") and "does not decode" in problem["problem"]
 
 
 def test_deep_decode_names_the_first_frame_that_fails(tmp_path):

@@ -59,6 +59,25 @@ def test_recognizer_modes_fold_views_into_the_batch():
         model(inputs, samples, mode="train")
 
 
+def test_views_keep_their_video_and_order_through_the_recognizer():
+    """Distinct views: per-view scores [b, v] are those of view v of video b run alone, and the
+    loss pairs every view with its own video's label."""
+    model = recognizer(num_classes=3, average_clips=None).eval()
+    torch.manual_seed(1)
+    inputs = torch.randint(0, 255, (2, 3, 3, 4, 32, 32), dtype=torch.uint8)  # every view different
+    samples = [DataSample(label=2, filename="a"), DataSample(label=0, filename="b")]
+    per_view = model(inputs, samples, mode="predict")
+    assert per_view.shape == (2, 3, 3)
+    for b in range(2):
+        for v in range(3):
+            alone = model(inputs[b : b + 1, v : v + 1], samples[b : b + 1], mode="predict")
+            assert torch.allclose(per_view[b, v], alone[0, 0], atol=1e-5), (b, v)
+    assert len({tuple(row.tolist()) for row in per_view.flatten(0, 1)}) == 6  # the views really differ
+    labels = torch.tensor([2, 2, 2, 0, 0, 0])  # views 0-2 belong to video a, 3-5 to video b
+    expected = torch.nn.functional.cross_entropy(per_view.flatten(0, 1), labels)
+    assert model(inputs, samples, mode="loss").item() == pytest.approx(expected.item(), rel=1e-5)
+
+
 def test_average_clips_against_hand_computed_values():
     logits = torch.tensor([[1.0, 0.0], [3.0, 1.0], [0.0, 0.0], [0.0, 2.0]])  # 2 videos x 2 views
     prob = ClsHead(2, average_clips="prob").average_views(logits, num_views=2)
@@ -111,6 +130,16 @@ def test_mean_class_accuracy_weighs_classes_not_videos():
     result = metric.compute()
     assert result["top1"] == pytest.approx(0.75)
     assert result["mean_class_acc"] == pytest.approx(0.5)  # class 0: 3/3, class 1: 0/1
+
+
+def test_tied_scores_rank_the_lower_class_first_every_time():
+    """An untrained model scores many classes equally: ties must not depend on the sort algorithm."""
+    metric = AccuracyMetric(topk=(1, 5))
+    scores = torch.zeros(4, 400)  # every class tied
+    metric.update(scores, torch.tensor([0, 3, 4, 5]))
+    result = metric.compute()
+    assert result["top1"] == 0.25  # class 0 ranks first, as argmax would pick it
+    assert result["top5"] == 0.75  # classes 0-4 are the top 5; class 5 is not
 
 
 def test_metric_state_resets_between_evaluations():

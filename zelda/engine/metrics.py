@@ -12,6 +12,12 @@ import torch
 from zelda.engine.distributed import gather, world
 
 
+def rank_classes(scores: torch.Tensor) -> torch.Tensor:
+    """Class indices of each row of `[B, K]` scores, best first; tied classes in index order
+    (as argmax picks the first), so results never depend on the sort algorithm."""
+    return scores.argsort(dim=-1, descending=True, stable=True)
+
+
 class AccuracyMetric:
     """Accumulate per-video scores and labels; compute `top{k}` and `mean_class_acc`."""
 
@@ -49,7 +55,7 @@ class AccuracyMetric:
         if not self.scores:
             raise ValueError("no predictions to evaluate: the evaluation set is empty")
         scores, labels = torch.cat(self.scores), torch.cat(self.labels)
-        ranked = scores.argsort(dim=1, descending=True)
+        ranked = rank_classes(scores)
         hits = ranked == labels[:, None]
         results = {f"top{k}": hits[:, :k].any(dim=1).float().mean().item() for k in self.topk}
         correct = hits[:, 0].float()

@@ -15,6 +15,7 @@ class EpochProgress:
     data_time: float = 0.0
     step_time: float = 0.0
     losses: list[float] = field(default_factory=list)
+    lr: float | None = None  # what the epoch's latest step used (the scheduler has moved on since)
 
 
 @dataclass

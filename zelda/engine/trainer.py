@@ -150,7 +150,7 @@ class Trainer:
             self.scaler.scale(loss).backward()
             self.scaler.step(opt)
             self.scaler.update()
-            lr = opt.param_groups[0]["lr"]  # the lr this step used
+            lr = progress.lr = opt.param_groups[0]["lr"]  # the lr this step used
             if self.scheduler is not None:
                 self.scheduler.step()
             loss_value = loss.item()
@@ -188,12 +188,13 @@ class Trainer:
             write_json(self.run_dir / "test_metrics.json", results)
 
 
-def epoch_row(progress: EpochProgress, lr: float) -> dict[str, Any]:
-    """The epoch's training values for metrics.jsonl and the loggers."""
+def epoch_row(progress: EpochProgress, current_lr: float) -> dict[str, Any]:
+    """The epoch's training values for metrics.jsonl and the loggers; `lr` is the one its last
+    step used (`current_lr` when it took no step)."""
     seconds = progress.data_time + progress.step_time
     return {
         "train/loss": mean_over_ranks(sum(progress.losses) / max(len(progress.losses), 1)),
-        "lr": lr, "train/data_time_s": progress.data_time, "train/step_time_s": progress.step_time,
+        "lr": current_lr if progress.lr is None else progress.lr, "train/data_time_s": progress.data_time, "train/step_time_s": progress.step_time,
         "train/clips_per_s": progress.clips / seconds if seconds else 0.0, "train/skipped_videos": progress.skipped,
     }
 

@@ -7,12 +7,14 @@ from typing import Sequence
 
 import torch
 
+from zelda.engine.metrics import rank_classes
 from zelda.errors import ZeldaError
 
 
 def top_classes(scores: torch.Tensor, names: Sequence[str], k: int = 5) -> list[list[tuple[str, float]]]:
     """The `k` best `(class name, score)` of each row of per-video scores `[B, K]`, best first."""
-    values, indices = scores.float().topk(min(k, scores.shape[-1]), dim=-1)
+    indices = rank_classes(scores.float())[:, :k]
+    values = scores.float().gather(-1, indices)
     return [[(names[i], v) for i, v in zip(row_indices.tolist(), row_values.tolist())]
             for row_indices, row_values in zip(indices, values)]
 
