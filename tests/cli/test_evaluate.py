@@ -2,11 +2,13 @@
 
 import csv
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 from helpers import TINY_RUN, make_video, run_cli
 from hydra.utils import instantiate
+from omegaconf import OmegaConf
 
 from zelda.data.views import split_dataset
 from zelda.runs.restore import restore
@@ -46,6 +48,25 @@ def test_same_views_reproduce_training_validation(trained):
     assert [row[:2] for row in rows[1:]] == [[name, CLASSES[int(label)]] for name, label in map(str.split, annotations)]
     for row in rows[1:]:
         assert set(row[2::2]) <= set(CLASSES) and [float(s) for s in row[3::2]] == sorted(map(float, row[3::2]), reverse=True)
+
+
+def test_a_checkpoint_from_a_gpu_cluster_evaluates_on_this_cpu(trained, tmp_path):
+    """A run trained as the slurm_ddp preset does (CUDA, DDP, SyncBatchNorm, compiled, fp16) tests and
+    predicts here, in fp32, with the metrics its own validation had."""
+    run_dir = tmp_path / "gpu_run"
+    shutil.copytree(trained, run_dir)
+    config = run_dir / ".hydra" / "config.yaml"
+    cfg = OmegaConf.load(config)
+    cfg.trainer.update(device="cuda:0", strategy="ddp", sync_batchnorm=True, compile=True, precision="16-mixed")
+    OmegaConf.save(cfg, config)
+    data = f"paths.data_dir={trained.parent / 'data'}"
+    metrics = run_test(run_dir, tmp_path / "test", data)
+    [row] = [json.loads(line) for line in (trained / "metrics.jsonl").read_text().splitlines()]
+    assert metrics["top1"] == row["val/top1"] and metrics["mean_class_acc"] == row["val/mean_class_acc"]
+    video = next((trained.parent / "data" / "synthetic" / "val").glob("*.mp4"))
+    result = run_cli("zelda.predict", str(video), f"ckpt_path={run_dir / 'checkpoints' / 'last.pt'}", data)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "1. " in result.stdout
 
 
 def test_three_crops_triple_the_views(trained):

@@ -28,6 +28,13 @@ def native_bf16(device: torch.device) -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
+def runs_natively(precision: str, device: torch.device) -> bool:
+    """Whether `device` has fast kernels for `precision`: fp16 only on CUDA, bf16 where native."""
+    if precision == "16-mixed":
+        return device.type == "cuda"
+    return precision != "bf16-mixed" or native_bf16(device)
+
+
 def resolve_precision(precision: str | int, device: torch.device) -> str:
     """`auto`: bf16-mixed where the device has native bf16, else 32."""
     if str(precision) == "auto":

@@ -3,6 +3,7 @@
 Shared by `zelda.test` and `zelda.predict`, so both read a run the same way.
 """
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -15,10 +16,15 @@ from torch import nn
 
 from zelda.config.compose import CONF_DIR
 from zelda.engine.checkpoint import load_checkpoint
+from zelda.engine.device import resolve_device, runs_natively
 from zelda.errors import ZeldaError
 
 RESTORE_KEYS = ("ckpt_path", "config_path")  # command-line keys that choose what to restore
+# What the training machine chose that does not bind evaluation: a checkpoint trained on
+# GPUs, with DDP, SyncBatchNorm or torch.compile evaluates on any device (overrides still apply)
+PORTABLE_TRAINER = {"device": "auto", "strategy": "auto", "sync_batchnorm": False, "compile": False}
 _ABSENT = object()
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -66,7 +72,10 @@ def apply_overrides(cfg: DictConfig, overrides: Sequence[str], source: Path) -> 
 
 
 def restore(ckpt_path: str | Path, overrides: Sequence[str] = (), config_path: str | Path | None = None) -> Restored:
-    """Load the training config (plus `overrides`), build its model and load the checkpoint's weights."""
+    """Load the training config (plus `overrides`), build its model and load the checkpoint's weights.
+
+    The trainer's machine-bound keys are reset to `PORTABLE_TRAINER`, and a precision this
+    device cannot run natively (fp16 off CUDA, bf16 without native support) to fp32."""
     ckpt = Path(ckpt_path)
     if not ckpt.is_file():
         raise ZeldaError(f"ckpt_path={ckpt_path}: no such checkpoint; pass a run's checkpoints/last.pt or best.pt")
@@ -74,7 +83,14 @@ def restore(ckpt_path: str | Path, overrides: Sequence[str] = (), config_path: s
     if not source.is_file():
         raise ZeldaError(f"config_path={config_path}: no such file; pass a run's config.yaml")
     cfg = OmegaConf.load(source)
+    trained_precision = str(cfg.trainer.precision)
+    cfg.trainer.update(PORTABLE_TRAINER)
     apply_overrides(cfg, overrides, source)
+    device = resolve_device(cfg.trainer.device)
+    if str(cfg.trainer.precision) == trained_precision and not runs_natively(trained_precision, device):
+        log.info("evaluating in fp32: %s was trained with trainer.precision=%s, which %s does not run natively",
+                 ckpt, trained_precision, device)
+        cfg.trainer.precision = "32"
     try:
         state: dict[str, Any] = load_checkpoint(ckpt)
     except Exception as error:  # torch raises several types for files that are not checkpoints
