@@ -8,11 +8,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
+import torch
 
 from zelda.data.synthetic import render_video, write_mp4
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
+# With @pytest.mark.cuda (python -m pytest -m cuda on a GPU machine): skipped without CUDA.
+requires_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
 # A synthetic run small enough for a test: 8 train / 4 val videos of 32x32 clips.
 TINY_DATA = [
@@ -39,9 +43,21 @@ def run_cli(module: str, *args: str, cwd: Path = ROOT, env: dict[str, str] | Non
 
 
 def read_wandb_run(run_dir: Path) -> dict[str, Any]:
-    """Read an offline W&B run back from its files: run record, history rows, and the
-    `--summary` view (state, exit_code, config, summary)."""
-    [run_file] = Path(run_dir).glob("wandb/offline-run-*/run-*.wandb")
+    """The one offline W&B run of a run dir (see `read_wandb_file`)."""
+    [run] = read_wandb_runs(run_dir)
+    return run
+
+
+def read_wandb_runs(run_dir: Path) -> list[dict[str, Any]]:
+    """Every offline W&B run of a run dir, oldest first: each launch of a resumed run writes its own."""
+    return [read_wandb_file(path) for path in sorted(Path(run_dir).glob("wandb/offline-run-*/run-*.wandb"))]
+
+
+def read_wandb_file(run_file: Path) -> dict[str, Any]:
+    """Read an offline W&B run back from its file: run record, history rows, artifact records
+    (logged tables and models, each with its manifest), the folder of its media files (tables
+    are JSON files there, at the `path` their summary entry names), and the `--summary` view
+    (state, exit_code, config, summary)."""
     wandb = Path(sys.executable).parent / "wandb"
     out = subprocess.run([str(wandb), "leet", "inspect", "--json", str(run_file)],
                          capture_output=True, text=True, check=True, timeout=120)
@@ -52,5 +68,8 @@ def read_wandb_run(run_dir: Path) -> dict[str, Any]:
     return {
         "run": run,
         "history": [r["history"]["item"] for r in records if r["type"] == "history"],
+        "artifacts": [r["artifact"] for r in records if r["type"] == "artifact"],
+        "config_updates": [r["config"]["update"] for r in records if r["type"] == "config"],  # e.g. chart panels
+        "files": run_file.parent / "files",
         **json.loads(summary.stdout),
     }

@@ -3,14 +3,14 @@
 Compares the trainer's real epoch times with two floors measured on the same
 config: the bare decoder (decord opening each video and `get_batch` of exactly the
 indices the sampler picks) and the bare model (forward + backward on random
-tensors of the same shape, per precision mode). Perfect overlap of decoding and
-compute would make an epoch cost `max(decode, compute)`; doing them one after the
-other costs their sum. Prints one table and writes `bench.json`.
+tensors of the same shape, per precision mode; modes the device cannot run natively,
+such as bf16 on a CPU without AVX512-BF16, are skipped, saying why). Perfect overlap
+of decoding and compute would make an epoch cost `max(decode, compute)`; doing them
+one after the other costs their sum. Prints one table and writes `bench.json`.
 """
 
 import argparse
 import json
-import os
 import statistics
 import sys
 from pathlib import Path
@@ -21,7 +21,8 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from zelda.config.compose import compose_config
-from zelda.engine.device import PRECISIONS
+from zelda.data.loader import usable_cpus
+from zelda.engine.device import PRECISIONS, not_native
 from zelda.errors import user_error
 from zelda.perf.compute import model_floor, trainer_epochs
 from zelda.perf.decoding import decode_floor, full_res_decode, pipeline_time
@@ -35,20 +36,22 @@ def run(cfg: DictConfig, epochs: int, reps: int, full_res: int = 0) -> dict[str,
     train_set, val_set = instantiate(cfg.data.train), instantiate(cfg.data.val)
     configured = instantiate(cfg.trainer, progress_bar=False)
     device, precision = configured.device, configured.precision  # `auto` resolved
-    modes = [p for p in PRECISIONS if device.type == "cuda" or p != "16-mixed"]
+    skipped = {mode: reason for mode in PRECISIONS if (reason := not_native(mode, device))}  # hours, not seconds
     report: dict[str, Any] = {"config": {"data": cfg.data.name, "batch_size": cfg.data.batch_size,
                                          "clip_len": cfg.pipeline.clip_len, "crop_size": cfg.pipeline.crop_size,
                                          "val_num_clips": cfg.pipeline.val_num_clips,
                                          "precision": precision,
                                          "channels_last": cfg.model.channels_last,
                                          "num_workers": cfg.data.num_workers, "device": str(device),
-                                         "threads": torch.get_num_threads(), "cpus": os.cpu_count()}}
+                                         "threads": torch.get_num_threads(), "cpus": usable_cpus()}}
     for name, dataset in (("train", train_set), ("val", val_set)):
         decode = statistics.median(decode_floor(dataset, cfg.seed) for _ in range(reps))
         pipeline = statistics.median(pipeline_time(dataset, cfg.seed) for _ in range(reps))
         report[name] = {"videos": len(dataset), "decode_floor_s": decode, "pipeline_s": pipeline,
                         "pipeline_vs_decode_floor": decode / pipeline}
-    report["model_floor"] = {mode: model_floor(cfg, train_set, val_set, mode, reps) for mode in modes}
+    report["model_floor"] = {mode: model_floor(cfg, train_set, val_set, mode, reps)
+                             for mode in PRECISIONS if mode not in skipped}
+    report["model_floor_skipped"] = skipped
     rows = trainer_epochs(cfg, train_set, val_set, epochs)
     measured = rows[1:] or rows  # the first epoch warms up (and fills the val cache)
     train_s = statistics.median(r["train/data_time_s"] + r["train/step_time_s"] for r in measured)
@@ -74,6 +77,7 @@ def format_report(report: dict[str, Any]) -> str:
         lines.append(f"{label:<44}{report['train'][key]:>10.3g}{report['val'][key]:>10.3g}")
     for mode, floor in report["model_floor"].items():
         lines.append(f"{f'model floor {mode}, s/epoch':<44}{floor['train_s']:>10.3g}{floor['val_s']:>10.3g}")
+    lines += [f"model floor {mode}: skipped ({reason})" for mode, reason in report["model_floor_skipped"].items()]
     lines.append(f"{'trainer epoch, s (median after the first)':<44}{trainer['train_s']:>10.3g}{trainer['val_s']:>10.3g}")
     lines += ["", f"epoch (train + val): {trainer['epoch_s']:.3g} s = {trainer['vs_max_floor']:.2f} x max(compute, decode) "
                   f"floor, {trainer['vs_serial_sum']:.2f} x their serial sum",

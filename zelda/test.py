@@ -7,13 +7,11 @@ and `predictions.csv` into its own run dir.
 """
 
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 import hydra
-import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import instantiate
@@ -26,6 +24,7 @@ from zelda.errors import ZeldaError, user_error
 from zelda.runs.predictions import write_predictions
 from zelda.runs.records import write_config, write_json
 from zelda.runs.restore import RESTORE_KEYS, class_names, restore
+from zelda.runs.video_scores import ScoreCollector
 
 log = logging.getLogger("zelda.test")
 TEST_KEYS = (*RESTORE_KEYS, "split", "test")  # this tool's keys; the other overrides go to the training config
@@ -54,18 +53,17 @@ def run_test(cfg: DictConfig, overrides: list[str], run_dir: Path) -> dict[str, 
     trainer = instantiate(train_cfg.trainer, progress_bar="auto", resume=None, limit_val_batches=None)
     metric = instantiate(train_cfg.metric)
     log.info("testing %s (epoch %s) on %d %s videos", restored.ckpt_path, restored.epoch, len(dataset), cfg.split)
-    seen: list[tuple[str, int, torch.Tensor]] = []
-    metrics = trainer.evaluate(restored.model, loader, metric, on_batch=lambda samples, scores: seen.extend(
-        (os.path.relpath(sample.filename, dataset.video_dir), sample.label, score)
-        for sample, score in zip(samples, scores.float().cpu())))
-    filenames, labels, scores = [f for f, _, _ in seen], [l for _, l, _ in seen], torch.stack([s for _, _, s in seen])
+    collected = ScoreCollector(dataset.video_dir)
+    metrics = trainer.evaluate(restored.model, loader, metric, on_batch=collected)
+    videos = collected.gathered()
     meta = dataset[0]["sample"].meta
     results = {**metrics, "num_videos": len(dataset), "views_per_video": meta["num_clips"] * meta.get("num_crops", 1),
                "num_clips": meta["num_clips"], "num_crops": meta.get("num_crops", 1), "crops": cfg.test.crops,
                "split": cfg.split, "ckpt_path": str(restored.ckpt_path.resolve()), "epoch": restored.epoch,
                "config_path": str(restored.config_path.resolve())}
     write_json(run_dir / "test_metrics.json", results)
-    write_predictions(run_dir / "predictions.csv", filenames, labels, scores, class_names(train_cfg))
+    write_predictions(run_dir / "predictions.csv", videos.filenames, videos.labels, videos.scores,
+                      class_names(train_cfg))
     print(f"{'videos':>7} {'views':>6} " + " ".join(f"{key:>14}" for key in metrics))
     print(f"{len(dataset):>7} {results['views_per_video']:>6} " + " ".join(f"{v:>14.4f}" for v in metrics.values()))
     print(f"metrics:     {run_dir / 'test_metrics.json'}\npredictions: {run_dir / 'predictions.csv'}")

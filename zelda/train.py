@@ -11,16 +11,19 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
+from zelda.config.changes import check_resume_config
 from zelda.config.checks import check_config
 from zelda.data.loader import build_loaders
 from zelda.engine.checkpoint import load_checkpoint, resolve_resume
-from zelda.engine.distributed import join_process_group, prepare_argv, world
+from zelda.engine.distributed import barrier, join_process_group, prepare_argv, world
+from zelda.engine.interrupt import Interrupted
 from zelda.engine.seed import seed_everything
 from zelda.errors import ZeldaError, user_error
 from zelda.runs.loggers import JsonlLogger, build_loggers, drop_rows_after
-from zelda.runs.records import write_config, write_provenance, write_summary
+from zelda.runs.records import read_summary, write_config, write_provenance, write_summary
+from zelda.runs.restore import class_names
 from zelda.runs.sweep import objective
 
 log = logging.getLogger("zelda.train")
@@ -29,7 +32,9 @@ log = logging.getLogger("zelda.train")
 def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     """Build everything from `cfg`, train, and leave the run's files in `run_dir`.
 
-    In a distributed run every rank trains; only rank 0 writes files and logs.
+    In a distributed run every rank trains; only rank 0 writes files and logs. What can
+    refuse the run (config values, the checkpoint to resume and its config) is checked
+    before a W&B run starts and before an earlier launch's files in `run_dir` change.
     """
     start = time.perf_counter()
     if cfg.trainer.strategy == "ddp":
@@ -40,45 +45,73 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
                          "add trainer.strategy=ddp")
     main_process = rank == 0
     loggers: list[Any] = []
-    status, summary, config = "failed", {}, {}
-    if main_process:
-        config = write_config(cfg, run_dir)
-        config["provenance"] = write_provenance(run_dir)
-        loggers.append(JsonlLogger(run_dir))
-        write_summary(run_dir, {"status": "running", "run_dir": str(run_dir)})
-    seed_everything(cfg.seed)
+    status, summary, origin = "failed", {}, {}
+    stopped_together = False  # by a stop signal, at the same step on every rank
+    # a new run records even a startup failure; an earlier launch's files change only once this one may start
+    recording = main_process and not (run_dir / "summary.json").is_file()
     try:
+        check_config(cfg)
+        config = OmegaConf.to_container(cfg, resolve=True)
         resume = resolve_resume(cfg.trainer.resume, run_dir)
         state = load_checkpoint(resume) if resume else {}
+        if resume:
+            check_resume_config(state.get("config"), config, cfg.resume_allow_changes, resume)
+        same_run = resume is not None and resume.resolve().is_relative_to(run_dir.resolve())
+        if same_run and (recorded := completed_summary(run_dir, state, cfg.trainer.max_epochs)):
+            log.info("run already complete: %s holds all %d epochs and summary.json says completed; its files are "
+                     "left as they were (raise trainer.max_epochs to train longer)", resume, state["epoch"])
+            status = "completed"
+            return recorded
+        if resume and not same_run:  # only this run dir's own checkpoint continues its W&B run
+            origin = {"resumed_from": {"checkpoint": str(resume.absolute()), "wandb_run_id": state.get("wandb_run_id")}}
+            log.info("resuming %s in a new run dir: a new W&B run records where it started", resume)
+        recording = main_process
+        seed_everything(cfg.seed)
         if main_process:
+            run_config = {**write_config(cfg, run_dir), "provenance": write_provenance(run_dir), **origin}
+            write_summary(run_dir, {"status": "running", "run_dir": str(run_dir), **origin})
             if resume:
                 drop_rows_after(run_dir / "metrics.jsonl", state["epoch"])
-            loggers += build_loggers(cfg, run_dir, config, state.get("wandb_run_id"))
-        check_config(cfg)
         train_loader, val_loader, test_loader = build_loaders(cfg, rank, world_size)
+        if main_process:  # once the data is prepared: its label_map.txt names the classes
+            names = class_names(cfg)
+            loggers.append(JsonlLogger(run_dir, names))
+            loggers += build_loggers(cfg, run_dir, run_config, state.get("wandb_run_id") if same_run else None,
+                                     state.get("global_step", 0), state.get("epoch", 0), names)
         trainer = instantiate(cfg.trainer, resume=str(resume) if resume else None)
         summary = trainer.fit(
             instantiate(cfg.model), instantiate(cfg.optimizer), train_loader, val_loader, instantiate(cfg.metric),
-            loggers, run_dir, extra_state={"wandb_run_id": getattr(loggers[-1], "run_id", None) if loggers else None},
+            loggers, run_dir, extra_state={"wandb_run_id": getattr(loggers[-1], "run_id", None) if loggers else None,
+                                           "config": config},
             scheduler=instantiate(cfg.scheduler) if cfg.scheduler.get("_target_") else None,  # scheduler=none: constant
             test_loader=test_loader,
         )
         status = "completed"
         return summary
-    except KeyboardInterrupt:
-        status = "interrupted"
+    except KeyboardInterrupt as interrupt:
+        status, stopped_together = "interrupted", isinstance(interrupt, Interrupted)
         raise
     except Exception:
-        if main_process:
+        if recording:
             (run_dir / "error.txt").write_text(traceback.format_exc())
         raise
     finally:
+        if recording:
+            write_summary(run_dir, {"status": status, "run_dir": str(run_dir), "world_size": world_size, **origin,
+                                    **summary, "wall_time_s": time.perf_counter() - start})
+        for logger in loggers:
+            logger.finish(status)
         if main_process:
-            write_summary(run_dir, {"status": status, "run_dir": str(run_dir), "world_size": world_size, **summary,
-                                    "wall_time_s": time.perf_counter() - start})
-            for logger in loggers:
-                logger.finish(status)
             log.info("run %s, files in %s", status, run_dir)
+        if stopped_together:
+            barrier()  # the others wait for rank 0 to close the run: torchrun stops all workers once one exits
+
+
+def completed_summary(run_dir: Path, state: dict[str, Any], max_epochs: int) -> dict[str, Any] | None:
+    """The recorded summary when `state` (this run's last.pt) holds all `max_epochs` epochs and
+    summary.json says completed: a re-launched job reports that result instead of redoing it."""
+    summary = read_summary(run_dir)
+    return summary if summary.get("status") == "completed" and state["epoch"] >= max_epochs else None
 
 
 @hydra.main(config_path="../conf", config_name="train", version_base="1.3")

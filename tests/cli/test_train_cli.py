@@ -8,6 +8,8 @@ import torch
 import yaml
 from helpers import TINY_RUN, read_wandb_run, run_cli
 
+from zelda.data.synthetic import CLASSES
+
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
@@ -24,7 +26,7 @@ def test_run_dir_holds_config_metrics_summary_checkpoints_and_log(tiny_run):
     assert f"run dir: {run_dir}" in result.stderr + result.stdout
     config = yaml.safe_load((run_dir / "config.yaml").read_text())
     assert config["optimizer"]["lr"] == 0.001 and config["seed"] == 3
-    assert config["model"]["head"]["num_classes"] == config["data"]["num_classes"] == 2
+    assert config["model"]["head"]["num_classes"] == config["data"]["num_classes"] == len(CLASSES)
     samplers = [t for split in ("train", "val") for t in config["pipeline"][split] if t["_target_"].endswith("VideoSample")]
     assert [s["clip_len"] for s in samplers] == [4, 4]  # one clip_len feeds both samplers
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
@@ -60,3 +62,14 @@ def test_wandb_offline_run_has_config_history_and_summary(tiny_run):
     metrics = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert [row["val/top1"] for row in epochs] == pytest.approx([row["val/top1"] for row in metrics])
     assert wandb["summary"]["best/val_top1"] == pytest.approx(max(row["val/top1"] for row in metrics))
+
+
+def test_a_config_error_stops_before_a_wandb_run_starts(tmp_path: Path):
+    run_dir = tmp_path / "run"
+    result = run_cli("zelda.train", *TINY_RUN, "optimizer.lr=-1", f"paths.data_dir={tmp_path / 'data'}",
+                     f"hydra.run.dir={run_dir}")
+    output = result.stdout + result.stderr
+    assert result.returncode == 1 and "optimizer.lr=-1: must be a number > 0" in output and "Traceback" not in output
+    assert not (run_dir / "wandb").exists()
+    assert json.loads((run_dir / "summary.json").read_text())["status"] == "failed"
+    assert "optimizer.lr=-1" in (run_dir / "error.txt").read_text()

@@ -8,6 +8,8 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
+from zelda.data.synthetic import CLASSES
+
 GROUPS = {
     group: sorted(p.stem for p in (ROOT / "conf" / group).glob("*.yaml"))
     for group in ("data", "pipeline", "model", "optimizer", "trainer", "logger", "paths")
@@ -42,6 +44,7 @@ def test_tuned_preset_changes_only_the_training_recipe():
 def test_defaults_are_the_synthetic_data_with_the_small_pipeline():
     cfg = config()
     assert cfg.data.name == "synthetic" and cfg.pipeline.clip_len == 8 and cfg.pipeline.crop_size == 112
+    assert cfg.data.num_classes == len(CLASSES)  # the head has one output per generated class
 
 
 def test_k400_tiny_is_the_reference_recipe():

@@ -1,8 +1,16 @@
-"""Annotation files: parsing, every bad line reported with its number."""
+"""Annotation files: parsing, every bad line reported with its number, and files as other
+platforms, editors and spreadsheets write them."""
+
+import shutil
+import unicodedata
 
 import pytest
+from helpers import make_video
 
 from zelda.data.annotations import read_annotations
+from zelda.data.checks import check_split, read_split
+from zelda.data.dataset import VideoDataset
+from zelda.data.transforms import VideoDecode, VideoFormat, VideoInit, VideoPack, VideoSample
 from zelda.errors import ZeldaError
 
 
@@ -35,3 +43,57 @@ def test_missing_or_empty_file_is_a_clear_error(tmp_path):
         read_annotations(tmp_path / "nope.txt")
     with pytest.raises(ZeldaError, match="lists no videos"):
         read_annotations(write(tmp_path, "\n\n"))
+
+
+# Files as real users produce them ---------------------------------------------------------------
+
+NAMES = ["plain.mp4", "my video.mp4", "café ☕.mp4", "naïve, copy.mp4", "tab.mp4"]  # on disk, as written here
+EXPECTED = [(name, index % 2) for index, name in enumerate(NAMES)]
+QUOTED = ['"' + name + '"' if "," in name else name for name in NAMES]  # how spreadsheets write such names
+FILES = {  # name -> (bytes of the file, the videos it lists)
+    # Windows Notepad: UTF-8 with BOM, CRLF, a tab, trailing spaces, a non-breaking space, no final newline
+    "notepad_bom_crlf.txt": ("\ufeffplain.mp4 0\r\nmy video.mp4\t1   \r\ncafé ☕.mp4\xa00\r\n"
+                             "  naïve, copy.mp4 1 \r\n\r\ntab.mp4\t\t0\t".encode(), EXPECTED),
+    # Excel "Unicode text": UTF-16 with BOM, tab-separated, quotes around a name with a comma
+    "excel_unicode.txt": ("".join(f"{q}\t{label}\r\n" for q, (_, label) in zip(QUOTED, EXPECTED)).encode("utf-16"),
+                          EXPECTED),
+    # a spreadsheet's CSV: comma-separated, quoted where needed
+    "sheet.csv": ("".join(f"{q},{label}\n" for q, (_, label) in zip(QUOTED, EXPECTED)).encode(), EXPECTED),
+    # an old Windows editor's "ANSI" (Windows-1252), classic Mac CR line ends
+    "ansi_cr.txt": ("plain.mp4 0\rcafé.mp4 0\r".encode("cp1252"), [("plain.mp4", 0), ("café.mp4", 0)]),
+    # two files joined with cat: the second one's BOM mid-file; a zero-width space before the label
+    "joined.txt": ("\ufeffplain.mp4 0\n\ufefftab.mp4\u200b 0\n".encode(), [("plain.mp4", 0), ("tab.mp4", 0)]),
+    # written on macOS (decomposed é), read where the file's name is composed; a Windows path
+    "other_platforms.txt": (f"{unicodedata.normalize('NFD', 'café.mp4')} 0\nsub\\clip.mp4 1\n".encode(),
+                            [(unicodedata.normalize("NFD", "café.mp4"), 0), ("sub\\clip.mp4", 1)]),
+}
+
+
+@pytest.fixture(scope="module")
+def user_files(tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("user_files")
+    videos = root / "videos"
+    (videos / "sub").mkdir(parents=True)
+    make_video(videos / "plain.mp4", num_frames=4)
+    for name in [*NAMES[1:], "café.mp4", "sub/clip.mp4"]:
+        shutil.copyfile(videos / "plain.mp4", videos / name)
+    for name, (data, _) in FILES.items():
+        (root / name).write_bytes(data)
+    return root
+
+
+@pytest.mark.parametrize("name", list(FILES))
+def test_every_line_naming_a_video_on_disk_loads(user_files, name):
+    pipeline = [VideoInit(), VideoSample(2, test_mode=True), VideoDecode(), VideoFormat(), VideoPack()]
+    dataset = VideoDataset(name, pipeline, data_root=str(user_files), data_prefix="videos", num_classes=2)
+    assert [(a.filename, a.label) for a in dataset.annotations] == FILES[name][1]
+    for index in range(len(dataset)):
+        assert dataset[index]["inputs"].shape == (1, 3, 2, 48, 64)
+
+
+@pytest.mark.parametrize("name", list(FILES))
+def test_zelda_check_reads_the_same_lines_and_finds_the_same_videos(user_files, name):
+    annotations, problems = read_split(user_files / name, 2)
+    assert problems == [] and annotations == read_annotations(user_files / name, 2)
+    report = check_split("train", user_files / name, user_files / "videos", 2, clip_len=2, deep=False)
+    assert report["problems"] == [] and all(video["ok"] for video in report["videos"])

@@ -1,155 +1,17 @@
-"""Odd but valid videos train; broken files are skipped and recorded (train) or named (val)."""
+"""Broken files are skipped and recorded (train) or named (val); bugs are never mistaken for them."""
 
 import json
-from fractions import Fraction
+import os
 from pathlib import Path
 
-import numpy as np
 import pytest
-from helpers import ROOT, make_video, read_wandb_run, run_cli
-from hydra import compose, initialize_config_dir
-from hydra.utils import instantiate
+from buggy_transforms import BuggyResize
+from helpers import TINY_RUN, read_wandb_run, run_cli
+from videos_on_disk import BROKEN, CLIP_LEN, CROP, RESIZE, k400_dataset, metrics_rows, train_cli, write_broken
 
 from zelda.data.dataset import VideoDataset
-from zelda.data.synthetic import render_video
 from zelda.data.transforms import Compose
 from zelda.errors import ZeldaError
-
-CLIP_LEN, RESIZE, CROP, VAL_CLIPS = 16, 64, 56, 5
-PIPELINE = [f"pipeline.clip_len={CLIP_LEN}", f"pipeline.resize={RESIZE}", f"pipeline.crop_size={CROP}"]
-# Broken files, each listed once in the train annotation; "missing.mp4" is listed but never written.
-BROKEN = ("truncated.mp4", "empty.mp4", "text.mp4", "directory.mp4", "missing.mp4")
-VFR_GAPS = [1, 1, 3, 1, 2, 5, 1, 4, 2, 1]  # ticks of 1/90 s between frames
-
-
-def write_vfr_mp4(path: Path, num_frames: int = 20, height: int = 48, width: int = 64) -> Path:
-    """An h264 mp4 whose frames sit at irregular `pts` on a fine 1/90 s time base."""
-    import av
-
-    frames = render_video(np.random.default_rng(7), 1, num_frames, height, width)
-    time_base = Fraction(1, 90)
-    with av.open(str(path), mode="w") as container:
-        stream = container.add_stream("libx264", rate=30)
-        stream.height, stream.width = height, width
-        stream.pix_fmt = "yuv420p"
-        stream.codec_context.time_base = time_base
-        pts = 0
-        for index, array in enumerate(frames):
-            frame = av.VideoFrame.from_ndarray(array, format="rgb24")
-            frame.pts, frame.time_base = pts, time_base
-            pts += VFR_GAPS[index % len(VFR_GAPS)]
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode())
-    return path
-
-
-def frame_times(path: Path) -> list[float]:
-    import av
-
-    with av.open(str(path)) as container:
-        return [float(frame.time) for frame in container.decode(video=0)]
-
-
-ODD_VIDEOS = {  # name -> writer
-    "one_frame.mp4": lambda p: make_video(p, num_frames=1, seed=1),
-    "eight_frames.mp4": lambda p: make_video(p, num_frames=8, seed=2),
-    "portrait_96x64.mp4": lambda p: make_video(p, num_frames=10, height=96, width=64, seed=3),
-    "tiny_48x64.mp4": lambda p: make_video(p, num_frames=10, height=48, width=64, seed=4),
-    "wide_144x1024.mp4": lambda p: make_video(p, num_frames=6, height=144, width=1024, seed=5),
-    "vfr.mp4": write_vfr_mp4,
-}
-
-
-@pytest.fixture(scope="module")
-def odd_videos(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("odd_videos")
-    for name, write in ODD_VIDEOS.items():
-        write(root / name)
-    return root
-
-
-@pytest.fixture(scope="module")
-def pipelines() -> dict[str, Compose]:
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose(config_name="train", overrides=["data=k400_tiny", *PIPELINE])
-    return {split: Compose(instantiate(cfg.pipeline[split])) for split in ("train", "val")}
-
-
-def k400_dataset(root: Path, train: dict[str, Path | None], val: dict[str, Path | None]) -> Path:
-    """A kinetics400_tiny folder under `root`: `{name: source}` per split, copied in
-    (source None: listed in the annotation only). Returns the dataset folder."""
-    dataset = root / "kinetics400_tiny"
-    for split, videos in (("train", train), ("val", val)):
-        (dataset / split).mkdir(parents=True)
-        lines = []
-        for index, (name, source) in enumerate(videos.items()):
-            if source is not None:
-                (dataset / split / name).write_bytes(source.read_bytes())
-            lines.append(f"{name} {index % 2}\n")
-        (dataset / f"kinetics_tiny_{split}_video.txt").write_text("".join(lines))
-    return dataset
-
-
-def write_broken(folder: Path, good: Path) -> list[Path]:
-    """The broken files of BROKEN in `folder` ('missing.mp4' is not written)."""
-    data = good.read_bytes()
-    (folder / "truncated.mp4").write_bytes(data[: len(data) // 2])
-    (folder / "empty.mp4").write_bytes(b"")
-    (folder / "text.mp4").write_text("this is not a video\n")
-    (folder / "directory.mp4").mkdir()
-    return [folder / name for name in BROKEN]
-
-
-@pytest.fixture(scope="module")
-def good_videos(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
-    root = tmp_path_factory.mktemp("good_videos")
-    return [make_video(root / f"good{i}.mp4", num_frames=12, label=i % 2, seed=10 + i) for i in range(6)]
-
-
-def train_cli(tmp: Path, *overrides: str):
-    result = run_cli("zelda.train", "data=k400_tiny", f"paths.data_dir={tmp}", f"hydra.run.dir={tmp / 'run'}",
-                     *PIPELINE, "trainer.max_epochs=1", "trainer.progress_bar=false", "data.batch_size=2", *overrides)
-    return result, result.stdout + result.stderr
-
-
-def metrics_rows(run_dir: Path) -> list[dict]:
-    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-
-
-# 1. Odd but valid videos ---------------------------------------------------------------
-
-
-def test_vfr_video_really_has_irregular_frame_times(odd_videos):
-    gaps = np.round(np.diff(frame_times(odd_videos / "vfr.mp4")) * 90).astype(int)
-    assert gaps.tolist() == [VFR_GAPS[i % len(VFR_GAPS)] for i in range(len(gaps))]
-
-
-@pytest.mark.parametrize("name", list(ODD_VIDEOS))
-@pytest.mark.parametrize("split,num_clips", [("train", 1), ("val", VAL_CLIPS)])
-def test_odd_video_gives_exact_clip_shape(odd_videos, pipelines, name, split, num_clips):
-    results = {"filename": str(odd_videos / name), "label": 1, "modality": "RGB", "rng": np.random.default_rng(0)}
-    item = pipelines[split](results)
-    inputs = item["inputs"]
-    assert tuple(inputs.shape) == (num_clips, 3, CLIP_LEN, CROP, CROP)
-    assert inputs.dtype.is_floating_point is False and str(inputs.dtype) == "torch.uint8"
-    assert item["sample"].meta["num_clips"] == num_clips and item["sample"].meta["clip_len"] == CLIP_LEN
-    assert item["sample"].label == 1 and item["sample"].skipped == []
-
-
-def test_training_on_odd_videos_completes_without_skips(tmp_path_factory, odd_videos, good_videos):
-    tmp = tmp_path_factory.mktemp("odd_train")
-    k400_dataset(tmp, {name: odd_videos / name for name in ODD_VIDEOS},
-                 {"v0.mp4": good_videos[0], "v1.mp4": good_videos[1]})
-    result, output = train_cli(tmp, "logger=none")
-    assert result.returncode == 0, output[-3000:]
-    run_dir = tmp / "run"
-    summary = json.loads((run_dir / "summary.json").read_text())
-    assert summary["status"] == "completed" and summary["epochs"] == 1
-    [row] = metrics_rows(run_dir)
-    assert row["train/skipped_videos"] == 0
-    assert not (run_dir / "bad_videos.txt").exists()
-    assert "skipping video" not in output
-
 
 # 2. Broken files in training are skipped and recorded -------------------------------------
 
@@ -260,3 +122,29 @@ def test_raise_policy_names_the_broken_video(mixed_dir, pipelines, name):
     with pytest.raises(ZeldaError, match="cannot load video") as error:
         data[(index, 123)]
     assert str(mixed_dir / "videos" / name) in str(error.value)
+
+
+# 6. A bug is not a bad video: it stops the run with its traceback -------------------------------
+
+
+@pytest.mark.parametrize("on_error", ["skip", "raise"])
+def test_a_bug_in_a_transform_is_raised_as_itself(mixed_dir, pipelines, on_error):
+    transforms = [BuggyResize(RESIZE) if type(t).__name__ == "VideoResize" else t for t in pipelines["train"].transforms]
+    data = VideoDataset("ann.txt", transforms, data_root=str(mixed_dir), data_prefix="videos", num_classes=2,
+                        on_error=on_error)
+    with pytest.raises(KeyError, match="images"):
+        data[(0, 123)]  # a good video: skipping it (and every other) would blame the dataset
+
+
+def test_a_bug_in_a_transform_stops_training_with_its_traceback_in_error_txt(tmp_path):
+    here = str(Path(__file__).parent)  # buggy_transforms.py, for Hydra's _target_
+    result = run_cli("zelda.train", *TINY_RUN, "logger=none", f"paths.data_dir={tmp_path / 'data'}",
+                     f"hydra.run.dir={tmp_path / 'run'}", "pipeline.train.3._target_=buggy_transforms.BuggyResize",
+                     env={"PYTHONPATH": os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")]))})
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output[-3000:]
+    error = (tmp_path / "run" / "error.txt").read_text()
+    assert "buggy_transforms.py" in error and "KeyError: 'images'" in error, error[-3000:]
+    assert "failed to load" not in output + error and "skipping video" not in output
+    assert not (tmp_path / "run" / "bad_videos.txt").exists()
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["status"] == "failed"

@@ -15,7 +15,7 @@ def sample(total: int, **kwargs) -> np.ndarray:
     return results["frame_inds"].reshape(transform.num_clips, transform.clip_len)
 
 
-@pytest.mark.parametrize("total", [5, 6, 10, 30, 40, 300])
+@pytest.mark.parametrize("total", [5, 6, 10, 16, 17, 30, 31, 40, 300])
 @pytest.mark.parametrize("test_mode", [False, True])
 @pytest.mark.parametrize("frame_interval", [None, 1, 3])
 def test_indices_are_in_bounds_and_shaped(total, test_mode, frame_interval):
@@ -27,6 +27,39 @@ def test_indices_are_in_bounds_and_shaped(total, test_mode, frame_interval):
 def test_reference_sampling_takes_one_frame_per_segment():
     inds = sample(64, clip_len=16, num_clips=1)[0]
     assert np.array_equal(inds // 4, np.arange(16))  # segment of 64 // 16 = 4 frames each
+
+
+def segment_bounds(total: int, clip_len: int) -> np.ndarray:
+    """MMAction2's uniform/TSN segment boundaries: floor(i * total / clip_len), i = 0..clip_len."""
+    return np.arange(clip_len + 1) * total // clip_len
+
+
+@pytest.mark.parametrize("clip_len,total", [(16, 16), (16, 17), (16, 30), (16, 31), (16, 40), (8, 10), (8, 17), (8, 31)])
+@pytest.mark.parametrize("test_mode", [False, True])
+def test_each_frame_comes_from_its_own_segment_and_the_last_reaches_the_end(clip_len, total, test_mode):
+    """The tutorial's `interval = total // clip_len` never reached the last `total % clip_len` frames."""
+    bounds = segment_bounds(total, clip_len)
+    transform = VideoSample(clip_len, num_clips=5, test_mode=test_mode)
+    inds = np.concatenate([transform({"total_frames": total, "rng": np.random.default_rng(seed)})["frame_inds"]
+                           for seed in range(5)]).reshape(-1, clip_len)
+    assert ((inds >= bounds[:-1]) & (inds < bounds[1:])).all(), inds
+    assert inds.max() == total - 1  # the last segment, frames >= total - total / clip_len, is reached
+
+
+@pytest.mark.parametrize("clip_len,total", [(16, 17), (16, 24), (16, 31), (8, 10), (8, 15)])
+def test_videos_shorter_than_two_clips_still_jitter_and_spread_test_clips(clip_len, total):
+    """With the tutorial's interval 1 every clip was frames 0..clip_len-1."""
+    draws = {tuple(VideoSample(clip_len)({"total_frames": total, "rng": np.random.default_rng(seed)})["frame_inds"])
+             for seed in range(20)}
+    assert len(draws) > 1
+    test_clips = sample(total, clip_len=clip_len, num_clips=5, test_mode=True)
+    assert len({tuple(clip) for clip in test_clips}) > 1
+
+
+def test_test_mode_takes_the_same_point_of_every_segment():
+    # bounds floor(i * 10 / 4) = 0, 2, 5, 7, 10: lengths 2, 3, 2, 3;
+    # clip c of 2 takes floor((c + 0.5) / 2 * length) into each segment
+    assert sample(10, clip_len=4, num_clips=2, test_mode=True).tolist() == [[0, 2, 5, 7], [1, 4, 6, 9]]
 
 
 def test_test_mode_is_deterministic_and_spreads_clips():

@@ -9,6 +9,14 @@ from helpers import TINY_RUN, make_video, run_cli
 
 from zelda.data.dataset import VideoDataset
 from zelda.data.transforms import Compose, VideoDecode, VideoFormat, VideoInit, VideoPack, VideoResize, VideoSample
+from zelda.engine import device as device_module
+from zelda.engine.device import native_bf16, resolve_precision
+from zelda.engine.trainer import Trainer
+from zelda.errors import ZeldaError
+
+CPU = torch.device("cpu")
+NATIVE_BF16 = native_bf16(CPU)  # this project's machines vary: some CPUs have it, some do not
+needs_native_bf16 = pytest.mark.skipif(not NATIVE_BF16, reason="this CPU has no native bf16 (avx512_bf16 / amx_bf16)")
 
 
 def decode(path, decode_short_side):
@@ -43,7 +51,8 @@ def test_val_cache_serves_identical_items_without_decoding(tmp_path):
 
 
 @pytest.mark.parametrize("switches", [
-    ["trainer.precision=bf16-mixed"], ["model.channels_last=true"], ["data.num_workers=1", "data.persistent_workers=true"],
+    pytest.param(["trainer.precision=bf16-mixed"], marks=needs_native_bf16), ["model.channels_last=true"],
+    ["data.num_workers=1", "data.persistent_workers=true"],
 ])
 def test_speed_switches_train_end_to_end(tmp_path, switches):
     result = run_cli("zelda.train", *TINY_RUN, "logger=none", f"paths.data_dir={tmp_path / 'data'}",
@@ -53,6 +62,38 @@ def test_speed_switches_train_end_to_end(tmp_path, switches):
     assert np.isfinite(row["train/loss"]) and 0 <= row["val/top1"] <= 1
 
 
+@pytest.mark.parametrize("native", [False, True])
+def test_bf16_without_native_support_stops_at_trainer_construction(monkeypatch, native):
+    """Without native bf16, PyTorch runs Conv3d on a single-threaded reference kernel: hours per epoch."""
+    monkeypatch.setattr(device_module, "native_bf16", lambda device: native)
+    if native:
+        assert Trainer(device="cpu", precision="bf16-mixed").precision == "bf16-mixed"
+        return
+    with pytest.raises(ZeldaError, match=r"trainer.precision=bf16-mixed .*reference Conv3d.*trainer.precision=32.*auto"):
+        Trainer(device="cpu", precision="bf16-mixed")
+
+
+def test_16_mixed_is_refused_on_the_cpu():
+    with pytest.raises(ZeldaError, match="trainer.precision=16-mixed .*CUDA"):
+        Trainer(device="cpu", precision="16-mixed")
+
+
+@pytest.mark.parametrize("native", [False, True])
+def test_auto_precision_picks_bf16_only_where_native(monkeypatch, native):
+    monkeypatch.setattr(device_module, "native_bf16", lambda device: native)
+    assert resolve_precision("auto", CPU) == ("bf16-mixed" if native else "32")
+
+
+@pytest.mark.skipif(NATIVE_BF16, reason="this CPU has native bf16: bf16-mixed is allowed here")
+def test_bf16_on_this_cpu_stops_before_any_data_is_decoded(tmp_path):
+    result = run_cli("zelda.train", *TINY_RUN, "logger=none", f"paths.data_dir={tmp_path / 'data'}",
+                     f"hydra.run.dir={tmp_path / 'run'}", "trainer.precision=bf16-mixed", "data.num_workers=0")
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output[-2000:]
+    assert "no native bf16 on this CPU" in output and "trainer.precision=32" in output and "Traceback" not in output
+    assert "training on" not in output and not (tmp_path / "run" / "metrics.jsonl").exists()
+
+
 def test_bench_prints_a_table_and_writes_json(tmp_path):
     result = run_cli("zelda.bench", "--epochs", "2", "--reps", "1", "--out", str(tmp_path / "bench.json"),
                      *TINY_RUN, f"paths.data_dir={tmp_path / 'data'}")
@@ -60,4 +101,11 @@ def test_bench_prints_a_table_and_writes_json(tmp_path):
     assert "decode floor" in result.stdout and "model floor 32" in result.stdout
     report = json.loads((tmp_path / "bench.json").read_text())
     assert report["train"]["decode_floor_s"] > 0 and report["trainer"]["epoch_s"] > 0
-    assert {"32", "bf16-mixed"} <= report["model_floor"].keys()
+    # modes this device cannot run natively are skipped, and the table says why
+    assert "model floor 16-mixed: skipped (fp16 is for CUDA)" in result.stdout
+    assert report["model_floor_skipped"]["16-mixed"] == "fp16 is for CUDA"
+    if NATIVE_BF16:
+        assert {"32", "bf16-mixed"} == report["model_floor"].keys()
+    else:
+        assert "model floor bf16-mixed: skipped (no native bf16 on this CPU)" in result.stdout
+        assert report["model_floor"].keys() == {"32"}

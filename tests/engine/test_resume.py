@@ -1,7 +1,9 @@
 """Crashes, interrupts and resume; the same seed gives the same run."""
 
 import json
+import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -10,10 +12,18 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import ROOT, TINY_DATA, read_wandb_run, run_cli
+import yaml
+from helpers import ROOT, TINY_DATA, read_wandb_run, read_wandb_runs, run_cli
+
+from zelda.config.compose import compose_config
+from zelda.engine.checkpoint import resolve_resume
+from zelda.runs.sweep import objective
+from zelda.train import train as train_in_process
 
 RUN = [*TINY_DATA, "pipeline.clip_len=4", "trainer.max_epochs=4", "data.batch_size=2", "seed=7"]
 TIMES = ("time", "_s", "clips_per_s")
+RUN_FILES = ("summary.json", "metrics.jsonl", "config.yaml", "provenance.json", "checkpoints/last.pt",
+             "checkpoints/best.pt")  # a run's own record (Hydra's .hydra/ and train.log note every launch)
 
 
 def values(run_dir: Path) -> list[dict]:
@@ -83,7 +93,7 @@ def test_sigkill_then_resume_auto_matches_an_uninterrupted_run(reference):
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_interrupt_saves_at_a_safe_point_and_resumes_mid_epoch(reference, sig):
+def test_interrupt_saves_at_a_safe_point_and_resumes_mid_epoch_with_one_wandb_history(reference, sig):
     tmp, uninterrupted = reference
     name = f"stopped_{sig.name}"
     process = start(tmp, name)
@@ -96,12 +106,20 @@ def test_interrupt_saves_at_a_safe_point_and_resumes_mid_epoch(reference, sig):
     train(tmp, name, "trainer.resume=auto")
     assert values(run_dir) == values(uninterrupted)
     assert all(torch.equal(a, b) for a, b in zip(weights(uninterrupted).values(), weights(run_dir).values()))
+    launches = read_wandb_runs(run_dir)  # offline, each launch writes its own file of the same run
+    assert len(launches) == 2 and len({run["run_id"] for run in launches}) == 1
+    history = [row for run in launches for row in run["history"]]
+    assert [row["global_step"] for row in history if "train/loss" in row] == list(range(1, 17))  # 4 epochs x 4 steps
+    assert [row["epoch"] for row in history if "val/top1" in row] == [1, 2, 3, 4]
+    steps = [row["_step"] for row in history]
+    assert steps == sorted(set(steps)), "W&B's row steps restart in the resumed launch: `wandb sync` would drop rows"
 
 
 def test_checkpoints_hold_everything_and_load_weights_only(reference):
     _, run_dir = reference
     state = torch.load(run_dir / "checkpoints" / "last.pt", weights_only=True)
     assert {"model", "optimizer", "epoch", "global_step", "best", "rng", "progress", "wandb_run_id"} <= state.keys()
+    assert state["config"] == yaml.safe_load((run_dir / "config.yaml").read_text())  # checked when resuming
     assert state["epoch"] == 4 and state["progress"]["batches"] == 0  # 4 epochs done, none of a 5th
     assert not list((run_dir / "checkpoints").glob(".*tmp*"))  # atomic writes leave no temp files
 
@@ -112,3 +130,59 @@ def test_resume_from_a_missing_path_is_a_clear_error(tmp_path):
     output = result.stdout + result.stderr
     assert result.returncode == 1 and "Traceback" not in output
     assert "no such checkpoint" in output
+
+
+def test_resume_auto_on_a_completed_run_leaves_it_as_it_was_and_returns_its_result(reference):
+    tmp, finished = reference
+    run_dir = tmp / "relaunched"
+    shutil.copytree(finished, run_dir)
+    before = {name: (run_dir / name).read_bytes() for name in RUN_FILES}
+    wandb_before = sorted(path.name for path in (run_dir / "wandb").iterdir())
+    result = train(tmp, "relaunched", "trainer.resume=auto")
+    assert "already complete" in result.stdout + result.stderr
+    assert {name: (run_dir / name).read_bytes() for name in RUN_FILES} == before
+    assert sorted(path.name for path in (run_dir / "wandb").iterdir()) == wandb_before  # no new W&B run
+    recorded = json.loads(before["summary.json"])
+    cfg = compose_config([*RUN, f"paths.data_dir={tmp / 'data'}", "trainer.resume=auto"])
+    summary = train_in_process(cfg, run_dir)  # what a sweeper gets back from a re-launched job
+    assert recorded["final"]["val/top1"] is not None
+    assert objective(summary, "final") == recorded["final"]["val/top1"]
+    assert objective(summary, "best") == recorded["best/val_top1"]
+
+
+def test_resume_auto_without_a_checkpoint_says_it_starts_from_scratch(tmp_path, caplog):
+    with caplog.at_level(logging.INFO):
+        assert resolve_resume("auto", tmp_path) is None
+    assert f"no checkpoint at {tmp_path / 'checkpoints' / 'last.pt'}; starting from scratch" in caplog.text
+
+
+def test_resume_from_another_run_dir_starts_a_new_wandb_run_that_records_its_origin(reference):
+    tmp, finished = reference
+    checkpoint = finished / "checkpoints" / "last.pt"
+    origin = torch.load(checkpoint, weights_only=True)["wandb_run_id"]
+    # keys that may change on resume: train longer, other loader and logging settings
+    train(tmp, "elsewhere", f"trainer.resume={checkpoint}", "trainer.max_epochs=5", "data.num_workers=0",
+          "trainer.log_every_n_steps=2")
+    run_dir = tmp / "elsewhere"
+    assert [row["epoch"] for row in values(run_dir)] == [5]
+    wandb = read_wandb_run(run_dir)
+    resumed_from = {"checkpoint": str(checkpoint), "wandb_run_id": origin}
+    assert wandb["run_id"] != origin and wandb["config"]["resumed_from"] == resumed_from
+    assert json.loads((run_dir / "summary.json").read_text())["resumed_from"] == resumed_from
+    assert torch.load(run_dir / "checkpoints" / "last.pt", weights_only=True)["wandb_run_id"] == wandb["run_id"]
+
+
+def test_resume_with_a_changed_config_is_refused_with_the_keys_that_differ(reference):
+    tmp, finished = reference
+    run_dir = tmp / "changed"
+    result = run_cli("zelda.train", *RUN, f"paths.data_dir={tmp / 'data'}", f"hydra.run.dir={run_dir}",
+                     f"trainer.resume={finished / 'checkpoints' / 'last.pt'}", "optimizer.lr=0.001",
+                     "pipeline.clip_len=2", "trainer.max_epochs=5", "data.num_workers=0")
+    output = result.stdout + result.stderr
+    assert result.returncode == 1 and "Traceback" not in output
+    changed = dict(line.strip().split(": ", 1) for line in output.splitlines() if "→" in line)
+    assert changed == {"optimizer.lr": "0.01 → 0.001", "pipeline.clip_len": "4 → 2",  # and where it is used:
+                       **{f"{split}.1.clip_len": "4 → 2" for split in ("pipeline.train", "pipeline.val",
+                                                                      "data.train.pipeline", "data.val.pipeline")}}
+    assert "resume_allow_changes" in output
+    assert not (run_dir / "wandb").exists() and not (run_dir / "checkpoints").exists()

@@ -9,9 +9,14 @@ from typing import Any
 
 import numpy as np
 import pytest
+import torch
 from helpers import ROOT
 
 from zelda.compare import compare
+from zelda.runs.comparison import final_by_key
+from zelda.runs.history import load_run
+from zelda.runs.per_video import predictions_path
+from zelda.runs.predictions import write_predictions
 
 COMMON = ["trainer.max_epochs=2", "hydra.job.chdir=false"]
 
@@ -115,10 +120,100 @@ def test_failed_job_listed_last(tmp_path: Path) -> None:
     assert rows[-1]["optimizer.lr"] == "1.0" and rows[-1]["best_val_top1"] is None
 
 
+def test_a_resumed_seed_stays_in_its_row(tmp_path: Path) -> None:
+    """Keys that change how a run is run, not what it computes, split no rows."""
+    resumed = (["optimizer.lr=0.1", "seed=4", "trainer.resume=auto", "data.num_workers=0", "logger=none"], [0.6, 0.7])
+    [row] = compare([write_sweep(tmp_path / "sweep", [*SEEDS, resumed])], tmp_path / "out")
+    assert row["n"] == 4 and "trainer.resume" not in row and "logger" not in row
+
+
+def test_n_counts_the_runs_in_the_means_and_the_status_counts_the_others(tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    write_job(sweep / "0", ["optimizer.lr=0.1", "seed=1"], [0.5, 0.6])
+    write_job(sweep / "1", ["optimizer.lr=0.1", "seed=2"], [0.7, 0.8])
+    write_job(sweep / "2", ["optimizer.lr=0.1", "seed=3"], [0.2], status="failed")  # crashed in epoch 2
+    write_job(sweep / "3", ["optimizer.lr=0.1", "seed=4"], None, status="failed")  # crashed before epoch 1
+    [row] = compare([sweep], tmp_path / "out")
+    assert row["n"] == 2 and row["status"] == "2 completed, 2 failed"
+    assert row["final_val_top1"] == pytest.approx(0.7) and row["best_val_top1"] == pytest.approx(0.7)
+    assert len(read_csv(tmp_path / "out" / "comparison.csv")) == 4  # every run, failed ones too
+
+
 def test_ignore_drops_key_from_columns_and_grouping(tmp_path: Path) -> None:
     sweep = write_sweep(tmp_path / "sweep", [(["data.root=a", "seed=1"], [0.5]), (["data.root=b", "seed=2"], [0.7])])
     [row] = compare([sweep], tmp_path / "out", ignore=["data.root"])
     assert row["n"] == 2 and "data.root" not in row and row["best_val_top1"] == pytest.approx(0.6)
+
+
+NAMES = ["left", "right", "still"]
+VIDEOS = {"v0.mp4": 0, "v1.mp4": 1, "v2.mp4": 2, "v3.mp4": 0}  # the val set: video -> label
+
+
+def write_final_predictions(job: Path, wrong: set[str], videos: dict[str, int] = VIDEOS) -> None:
+    """The job's `predictions_final.csv`, as training writes it: `wrong` videos get the next class."""
+    predicted = [(label + 1) % len(NAMES) if video in wrong else label for video, label in videos.items()]
+    scores = torch.nn.functional.one_hot(torch.tensor(predicted), len(NAMES)).float()
+    write_predictions(predictions_path(job, "final"), list(videos), list(videos.values()), scores, NAMES)
+
+
+def test_per_video_table_shows_which_videos_each_row_misses(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    sweep = write_sweep(tmp_path / "sweep", [*SEEDS, (["optimizer.lr=0.01", "seed=1"], [0.3, 0.2])])
+    for job, wrong in enumerate([{"v3.mp4"}, {"v3.mp4", "v1.mp4"}, {"v3.mp4"}, {"v3.mp4", "v2.mp4"}]):
+        write_final_predictions(sweep / str(job), wrong)
+    compare([sweep], tmp_path / "out")
+    assert read_csv(tmp_path / "out" / "per_video.csv") == [  # most missed first; seed groups as a fraction
+        {"video": "v3.mp4", "label": "left", "missed_by": "4/4", "optimizer.lr=0.1": "3/3", "optimizer.lr=0.01": "✗"},
+        {"video": "v1.mp4", "label": "right", "missed_by": "1/4", "optimizer.lr=0.1": "1/3", "optimizer.lr=0.01": "✓"},
+        {"video": "v2.mp4", "label": "still", "missed_by": "1/4", "optimizer.lr=0.1": "0/3", "optimizer.lr=0.01": "✗"},
+        {"video": "v0.mp4", "label": "left", "missed_by": "0/4", "optimizer.lr=0.1": "0/3", "optimizer.lr=0.01": "✓"},
+    ]
+    printed = capsys.readouterr().out
+    assert "missed by every run (1 of 4 videos): v3.mp4" in printed
+    assert "missed by some runs (2): v1.mp4 (1/4), v2.mp4 (1/4)" in printed
+    assert f"wrote {tmp_path / 'out' / 'per_video.csv'}" in printed
+
+
+def test_per_video_table_needs_runs_on_the_same_val_set(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    sweep = write_sweep(tmp_path / "sweep", GRID[:2])
+    write_final_predictions(sweep / "0", set())
+    write_final_predictions(sweep / "1", set(), {**VIDEOS, "v4.mp4": 1})
+    compare([sweep], tmp_path / "out")
+    assert not (tmp_path / "out" / "per_video.csv").exists()
+    assert "no per-video table: the runs were validated on different videos" in capsys.readouterr().out
+
+
+def test_runs_without_predictions_stay_out_of_the_per_video_table(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Runs from before predictions were written, or that crashed before the last epoch."""
+    sweep = write_sweep(tmp_path / "sweep", GRID[:2])
+    compare([sweep], tmp_path / "out")
+    assert not (tmp_path / "out" / "per_video.csv").exists()
+    assert "no per-video table: no run has predictions_final.csv" in capsys.readouterr().out
+    write_final_predictions(sweep / "1", {"v0.mp4"})
+    compare([sweep], tmp_path / "out")
+    table = read_csv(tmp_path / "out" / "per_video.csv")  # a column per row of the comparison that has predictions
+    assert list(table[0]) == ["video", "label", "missed_by", "pipeline.clip_len=8"]
+    assert [row["pipeline.clip_len=8"] for row in table] == ["✗", "✓", "✓", "✓"]
+
+
+def test_final_top1_against_each_swept_key_one_line_per_value_of_the_others(tmp_path: Path) -> None:
+    seeded = [([*overrides, f"seed={seed}"], [v - 0.1 * seed for v in top1]) for overrides, top1 in GRID for seed in (0, 1)]
+    runs = [load_run(job) for job in sorted(write_sweep(tmp_path / "sweep", seeded).glob("[0-9]*"))]
+    curves = final_by_key(runs, ["optimizer.lr", "pipeline.clip_len", "seed"])
+    assert list(curves) == ["optimizer.lr", "pipeline.clip_len"]  # seeds are averaged, not plotted
+    std = np.std([0.0, 0.1], ddof=1)
+    assert curves["optimizer.lr"] == {  # values in numeric order; mean ± std over the seeds
+        "pipeline.clip_len=4": [("0.01", pytest.approx(0.60), pytest.approx(std)), ("0.1", pytest.approx(0.50), pytest.approx(std))],
+        "pipeline.clip_len=8": [("0.01", pytest.approx(0.40), pytest.approx(std)), ("0.1", pytest.approx(0.75), pytest.approx(std))],
+    }
+    assert curves["pipeline.clip_len"]["optimizer.lr=0.1"] == [("4", pytest.approx(0.50), pytest.approx(std)),
+                                                                ("8", pytest.approx(0.75), pytest.approx(std))]
+    compare([tmp_path / "sweep"], tmp_path / "out")
+    assert (tmp_path / "out" / "metric_vs_keys.png").stat().st_size > 0
+
+
+def test_no_metric_plot_without_a_swept_key(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    compare([write_sweep(tmp_path / "sweep", SEEDS)], tmp_path / "out")
+    assert not (tmp_path / "out" / "metric_vs_keys.png").exists()
 
 
 def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
@@ -130,7 +225,7 @@ def test_cli_writes_into_sweep_dir(tmp_path: Path) -> None:
     sweep = write_sweep(tmp_path / "sweep", SEEDS)
     result = run_cli(str(sweep), "--no-group-by-seed")
     assert result.returncode == 0, result.stderr
-    assert len(result.stdout.splitlines()) == 1 + 1 + 3 + 3  # common, header, 3 runs, 3 files
+    assert len(result.stdout.splitlines()) == 1 + 1 + 3 + 1 + 3  # common, header, 3 runs, no per-video table, 3 files
     assert (sweep / "comparison.png").is_file() and len(read_csv(sweep / "comparison.csv")) == 3
 
 

@@ -1,14 +1,27 @@
 """Annotation files: one `filename label` line per video.
 
-The label is split off the right, so filenames may contain spaces. Blank lines
-and lines starting with `#` are skipped. Every bad line is reported at once, as
-`file:line: what is wrong`, before any video is touched.
+The label is split off the right at the last run of whitespace or a comma, so filenames may
+contain spaces, and files from other platforms, editors and spreadsheets read as they look:
+UTF-8 (with or without a BOM), UTF-16 with a BOM (Excel's "Unicode text"), else Windows-1252;
+any line ends; tabs, non-breaking spaces, zero-width characters and trailing whitespace;
+CSV quotes around a filename. Blank lines and lines starting with `#` are skipped. Every bad
+line is reported at once, as `file:line: what is wrong`, before any video is touched.
 """
 
+import codecs
+import logging
+import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from zelda.errors import ZeldaError
+
+log = logging.getLogger(__name__)
+BLANK = "\\s\ufeff\u200b\u200c\u200d\u2060"  # regex class: whitespace (NBSP too), BOM, zero-width characters
+EDGES = re.compile(f"^[{BLANK}]+|[{BLANK}]+$")
+LINE = re.compile(f"(?P<filename>.+?)[{BLANK},]+(?P<label>[^{BLANK},]+)")
 
 
 @dataclass(frozen=True)
@@ -20,12 +33,33 @@ class Annotation:
     line: int
 
 
+def decode(data: bytes, path: Path) -> str:
+    """The text of an annotation file, in whichever encoding its tool wrote it."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        log.warning("%s is not UTF-8; reading it as Windows-1252", path)
+        return data.decode("cp1252", errors="replace")
+
+
+def annotation_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """`(line number, text)` of every line that is neither blank nor a `#` comment."""
+    for number, text in enumerate(decode(path.read_bytes(), path).splitlines(), start=1):
+        text = EDGES.sub("", text)
+        if text and not text.startswith("#"):
+            yield number, text
+
+
 def parse_line(text: str, num_classes: int | None) -> tuple[str, int]:
     """Parse one `filename label` line; raises ValueError saying what is wrong."""
-    parts = text.strip().rsplit(None, 1)
-    if len(parts) < 2:
+    match = LINE.fullmatch(EDGES.sub("", text))
+    if match is None:
         raise ValueError(f"expected 'filename label', got {text.strip()!r} (missing label?)")
-    filename, label_text = parts
+    filename, label_text = match["filename"], match["label"]
+    if len(filename) > 1 and filename[0] == filename[-1] == '"':  # a spreadsheet quoted it
+        filename = filename[1:-1].replace('""', '"')
     try:
         label = int(label_text)
     except ValueError:
@@ -36,15 +70,26 @@ def parse_line(text: str, num_classes: int | None) -> tuple[str, int]:
     return filename, label
 
 
+def find_video(video_dir: Path, filename: str) -> Path:
+    """Where `filename` lives under `video_dir`: as written, else as another platform spells it
+    (Unicode composed or decomposed, as macOS writes names; Windows backslashes) where only that exists."""
+    written = video_dir / filename
+    if written.exists():
+        return written
+    for name in (filename, filename.replace("\\", "/")):
+        for form in ("NFC", "NFD"):
+            if (video_dir / unicodedata.normalize(form, name)).exists():
+                return video_dir / unicodedata.normalize(form, name)
+    return written
+
+
 def read_annotations(path: str | Path, num_classes: int | None = None) -> list[Annotation]:
     """Read an annotation file; raises ZeldaError listing every bad line."""
     path = Path(path)
     if not path.is_file():
         raise ZeldaError(f"annotation file not found: {path}")
     annotations, problems = [], []
-    for number, text in enumerate(path.read_text().splitlines(), start=1):
-        if not text.strip() or text.lstrip().startswith("#"):
-            continue
+    for number, text in annotation_lines(path):
         try:
             filename, label = parse_line(text, num_classes)
         except ValueError as error:

@@ -13,7 +13,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from zelda.data.annotations import Annotation, parse_line
+from zelda.data.annotations import Annotation, annotation_lines, find_video, parse_line
 from zelda.data.video import Video, open_video
 
 CHUNK_FRAMES, CHUNK_BYTES = 64, 128 << 20  # a deep check decodes at most this many frames / bytes at a time
@@ -27,9 +27,7 @@ def issue(kind: str, file: Path | str, line: int | None, text: str) -> dict[str,
 def read_split(ann_file: Path, num_classes: int | None) -> tuple[list[Annotation], list[dict[str, Any]]]:
     """Every listed video once, plus every bad or repeated line, so one run shows them all."""
     annotations, problems, first_line = [], [], {}
-    for number, text in enumerate(ann_file.read_text().splitlines(), start=1):
-        if not text.strip() or text.lstrip().startswith("#"):
-            continue  # skipped, as read_annotations does
+    for number, text in annotation_lines(ann_file):  # read as read_annotations reads them
         try:
             filename, label = parse_line(text, num_classes)
         except ValueError as error:
@@ -104,7 +102,7 @@ def check_split(name: str, ann_file: Path, video_dir: Path, num_classes: int | N
     annotations, problems = read_split(ann_file, num_classes)
     videos, warnings = [], []
     for annotation in tqdm(annotations, desc=f"check {name}", unit="video", disable=None, file=sys.stderr):
-        path = video_dir / annotation.filename
+        path = find_video(video_dir, annotation.filename)
         facts, trouble = probe(path, deep)
         videos.append({"file": str(path), "line": annotation.line, "label": annotation.label, "ok": trouble is None,
                        "frames": None, "fps": None, "height": None, "width": None, **facts})

@@ -6,10 +6,11 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, get_worker_info
 
-from zelda.data.annotations import read_annotations
+from zelda.data.annotations import find_video, read_annotations
 from zelda.data.transforms import Compose
+from zelda.data.video import UNREADABLE
 from zelda.errors import ZeldaError
 
 log = logging.getLogger(__name__)
@@ -17,11 +18,20 @@ ON_ERROR_POLICIES = ("skip", "raise")
 
 
 def cache_budget_mb(cache_mb: float | str) -> float:
-    """`auto`: an eighth of the memory available now, at most 2 GiB; else the number given."""
+    """The val cache budget of the whole machine. `auto`: an eighth of the memory available
+    now, at most 2 GiB; else the number given."""
     if cache_mb != "auto":
         return float(cache_mb)
     available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**20
     return min(2048.0, available / 8)
+
+
+def cache_holders() -> int:
+    """How many processes on this machine hold a cache like the caller's: its loader's workers
+    (each has its own copy of the dataset; 1 without workers) times the ranks torchrun started
+    on this machine (`LOCAL_WORLD_SIZE`)."""
+    worker = get_worker_info()
+    return (worker.num_workers if worker is not None else 1) * int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
 
 
 class VideoDataset(Dataset):
@@ -29,10 +39,13 @@ class VideoDataset(Dataset):
 
     An item is `{"inputs": uint8 tensor, "sample": DataSample}`. A key is an index, or
     `(index, seed)` from `SeededSampler` so that random sampling is reproducible.
-    With `on_error="skip"` a video that fails to open or decode is replaced by another
-    one (at most `max_retries` times) and named in the replacement's `sample.skipped`;
-    with `"raise"` it fails with the file name and the decoder's message. In test mode,
-    up to `cache_mb` of packed items are kept in memory, so later epochs skip decoding.
+    With `on_error="skip"` a video that fails to open or decode (`zelda.data.video.UNREADABLE`)
+    is replaced by another one (at most `max_retries` times) and named in the replacement's
+    `sample.skipped`; with `"raise"` it fails with the file name and the decoder's message.
+    Any other exception is a bug (in a transform, say) and passes through as itself. In test mode,
+    packed items are kept in memory, so later epochs skip decoding: up to `cache_mb` (`auto`: an
+    eighth of free memory, at most 2 GiB) for the whole machine, shared by every process that
+    holds a cache (loader workers x local ranks).
     """
 
     def __init__(
@@ -60,17 +73,24 @@ class VideoDataset(Dataset):
         self.modality = modality
         self.on_error = on_error
         self.max_retries = max_retries
-        # test-mode items are deterministic: keep them after the first epoch (per process)
-        self.cache_bytes = int(cache_budget_mb(cache_mb) * 2**20) if test_mode else 0
+        # test-mode items are deterministic: keep them after the first epoch, within this
+        # process's share of the machine's budget
+        self.machine_cache_bytes = int(cache_budget_mb(cache_mb) * 2**20) if test_mode else 0
         self.cache: dict[int, dict[str, Any]] = {}
         self.cached_bytes = 0
+
+    @property
+    def cache_bytes(self) -> int:
+        """This process's share of the cache budget, read where the cache is held (in a loader
+        worker, each worker holds one)."""
+        return self.machine_cache_bytes // cache_holders()
 
     def __len__(self) -> int:
         return len(self.annotations)
 
     def path(self, index: int) -> Path:
         """Where the video of annotation `index` lives."""
-        return self.video_dir / self.annotations[index].filename
+        return find_video(self.video_dir, self.annotations[index].filename)
 
     def load(self, index: int, rng: np.random.Generator | None = None) -> dict[str, Any]:
         """Run the pipeline on one video, with no error policy."""
@@ -101,7 +121,7 @@ class VideoDataset(Dataset):
         for _ in range(self.max_retries + 1):
             try:
                 item = self.load(index, rng)
-            except Exception as error:  # decoders raise several unrelated types
+            except UNREADABLE as error:
                 message = f"{type(error).__name__}: {error}"
                 if self.on_error == "raise":
                     raise ZeldaError(f"cannot load video {self.path(index)}: {message}") from error

@@ -3,6 +3,7 @@
 import logging
 import multiprocessing
 import os
+from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
@@ -12,6 +13,7 @@ from omegaconf import DictConfig
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 log = logging.getLogger(__name__)
+CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")  # cgroup v2 CPU quota: "<quota> <period>" or "max <period>"
 
 
 class SeededSampler(Sampler):
@@ -65,12 +67,34 @@ def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def usable_cpus() -> int:
+    """The CPUs this process may use: its affinity mask (taskset, SLURM, container cpusets),
+    lowered to a container's cgroup CPU quota in whole CPUs. `os.cpu_count()` counts the machine."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        cpus = os.cpu_count() or 1
+    try:
+        quota, period = CGROUP_CPU_MAX.read_text().split()
+        return max(1, min(cpus, int(quota) // int(period)))
+    except (OSError, ValueError):  # no cgroup v2 file, or "max": no quota
+        return cpus
+
+
 def auto_workers() -> int:
-    """Loader workers for this machine: one core stays with the model, at most 4 workers;
+    """Loader workers for this process: one usable CPU stays with the model, at most 4 workers;
     none inside a pool's worker process (e.g. joblib's), which cannot start its own."""
     if multiprocessing.current_process().name != "MainProcess":
         return 0
-    return max(0, min(4, (os.cpu_count() or 1) - 1))
+    return max(0, min(4, usable_cpus() - 1))
+
+
+def leave_stop_signals_to_the_main_process(worker_id: int) -> None:
+    """Move a loader worker into its own process group. Ctrl-C in a terminal and torchrun's
+    SIGTERM (pre-emption, or another rank's exit) reach a whole process group: a worker that
+    died of it would fail the run its main process was about to stop at a safe point. The
+    main process still ends its workers itself, by pid."""
+    os.setpgid(0, 0)
 
 
 def build_loader(
@@ -95,6 +119,7 @@ def build_loader(
         persistent_workers=persistent_workers and num_workers > 0,
         collate_fn=collate,
         pin_memory=pin_memory,
+        worker_init_fn=leave_stop_signals_to_the_main_process,
         # its own generator: creating an iterator must not draw from the global RNG,
         # or a run resumed mid-epoch would see different dropout masks
         generator=torch.Generator().manual_seed(seed),

@@ -1,9 +1,13 @@
-"""The embedded default dataset: texture moving left (class 0) or right (class 1).
+"""The embedded default dataset: a textured band sliding left or right, slowly or fast.
 
-Every frame of either class looks alike (a textured band on a noisy textured
-background); only the direction of motion over time tells the classes apart,
-so a model has to use the temporal axis to learn it. Generated deterministically
-from `seed` and written as h264 mp4s in the kinetics400_tiny layout.
+Four classes, `label % 2` the direction (0 left, 1 right) and `label // 2` the speed
+(0 slow, 1 fast). Every frame of every class looks alike (a textured band on a noisy
+textured background); only motion over time tells the classes apart. Direction is seen
+in the step between two sampled frames, so a clip whose frames lie too far apart jumps
+the fast band further than the model's kernels can follow, and fast left and fast right
+look the same: `pipeline.clip_len` and the learning rate both change what a run learns,
+which is what a sweep of them should show. Generated deterministically from `seed` and
+written as h264 mp4s in the kinetics400_tiny layout.
 """
 
 import json
@@ -15,8 +19,9 @@ from pathlib import Path
 import numpy as np
 
 log = logging.getLogger(__name__)
-CLASSES = ("moving left", "moving right")
-VERSION = 2  # bump when the videos change, so stale copies are regenerated
+CLASSES = ("sliding left slowly", "sliding right slowly", "sliding left fast", "sliding right fast")
+SPEEDS = ((0.8, 1.4), (2.5, 3.5))  # pixels per frame of the slow and the fast classes (drawn per video)
+VERSION = 3  # bump when the videos change, so stale copies are regenerated
 
 
 def texture(rng: np.random.Generator, height: int, width: int, block: int) -> np.ndarray:
@@ -26,13 +31,14 @@ def texture(rng: np.random.Generator, height: int, width: int, block: int) -> np
 
 
 def render_video(rng: np.random.Generator, label: int, num_frames: int, height: int, width: int) -> np.ndarray:
-    """`[T, H, W, 3]` uint8 frames: a textured band sliding left (label 0) or right
-    (label 1) across a static textured background, with per-frame noise."""
+    """`[T, H, W, 3]` uint8 frames: a textured band sliding left (even labels) or right
+    (odd labels), slowly (labels 0, 1) or fast (2, 3), across a static textured
+    background, with per-frame noise."""
     background = texture(rng, height, width, block=8)
     band_height = int(rng.integers(height // 3, height * 2 // 3))
     top = int(rng.integers(0, height - band_height + 1))
     band = texture(rng, band_height, width, block=6)
-    speed = (1.0 if label == 1 else -1.0) * rng.uniform(1.0, 2.0)
+    speed = (1.0 if label % 2 else -1.0) * rng.uniform(*SPEEDS[label // 2])
     shift0 = rng.uniform(0, width)
     frames = np.empty((num_frames, height, width, 3), dtype=np.uint8)
     for t in range(num_frames):

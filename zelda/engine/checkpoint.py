@@ -1,6 +1,7 @@
 """Checkpoints: written atomically, loaded with `torch.load(weights_only=True)`, and the
 policy of which ones a run keeps (`last.pt` always, `best.pt` when val/top1 improves)."""
 
+import logging
 import os
 from dataclasses import asdict
 from pathlib import Path
@@ -13,6 +14,8 @@ from torch.optim.lr_scheduler import LRScheduler
 from zelda.engine.seed import rng_state, set_rng_state
 from zelda.engine.state import EpochProgress, TrainState
 from zelda.errors import ZeldaError
+
+log = logging.getLogger(__name__)
 
 
 def save_checkpoint(state: dict[str, Any], path: str | Path) -> None:
@@ -30,7 +33,10 @@ def resolve_resume(resume: str | None, run_dir: Path) -> Path | None:
         return None
     if resume == "auto":
         last = run_dir / "checkpoints" / "last.pt"
-        return last if last.is_file() else None
+        if last.is_file():
+            return last
+        log.info("trainer.resume=auto: no checkpoint at %s; starting from scratch", last)
+        return None
     path = Path(resume)
     if not path.is_file():
         raise ZeldaError(f"trainer.resume={resume}: no such checkpoint; use a checkpoints/last.pt path or auto")
@@ -44,7 +50,8 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
 
 class Checkpoints:
     """Everything a resumed run needs, saved under `folder`: the model, optimizer, loss
-    scaler, schedule, RNG states and the `TrainState`, plus `extra` (e.g. the W&B run id).
+    scaler, schedule, RNG states and the `TrainState`, plus `extra` (the W&B run id, and the
+    resolved config, which a resumed run is compared with).
     Only the process with `enabled` writes (rank 0)."""
 
     def __init__(self, folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer,

@@ -8,6 +8,7 @@ broadcast to all; only rank 0 writes Hydra's files, checkpoints, metrics and W&B
 import os
 import secrets
 import time
+from typing import Sequence
 
 import torch
 import torch.distributed as dist
@@ -72,17 +73,45 @@ def prepare_argv(argv: list[str]) -> list[str]:
     return argv + extra
 
 
-def mean_over_ranks(value: float) -> float:
-    """The mean of `value` across ranks (the value itself in a single process)."""
-    if world()[1] == 1:
-        return value
-    tensor = torch.tensor([value], dtype=torch.float64)
-    dist.all_reduce(tensor)
-    return tensor.item() / world()[1]
+def collective_device() -> torch.device:
+    """Where the default group's collectives take tensors: this rank's GPU under NCCL alone
+    (NCCL rejects CPU tensors), else the CPU (gloo; a mixed `cpu:gloo,cuda:nccl` group sends
+    CPU tensors to gloo, as torch's object collectives do)."""
+    backend = str(dist.get_backend())  # "gloo", "nccl", or device:backend pairs
+    if backend == dist.Backend.NCCL or (":" in backend and "cpu:" not in backend):
+        return torch.device("cuda", torch.cuda.current_device())  # join_process_group set it
+    return torch.device("cpu")
+
+
+def reduce_over_ranks(values: Sequence[float], op: dist.ReduceOp = dist.ReduceOp.SUM) -> list[float]:
+    """`values` reduced element-wise across ranks in one collective (themselves, without
+    one, in a single process)."""
+    if world()[1] == 1 or not values:
+        return list(values)
+    tensor = torch.tensor(values, dtype=torch.float64, device=collective_device())
+    dist.all_reduce(tensor, op=op)
+    return tensor.tolist()
+
+
+def mean_over_ranks(values: Sequence[float]) -> list[float]:
+    """The element-wise mean of `values` across ranks."""
+    return [total / world()[1] for total in reduce_over_ranks(values)]
+
+
+def any_rank(flag: bool) -> bool:
+    """Whether `flag` is set on any rank: what all ranks must agree on (e.g. to stop)."""
+    return bool(reduce_over_ranks([float(flag)], dist.ReduceOp.MAX)[0])
+
+
+def barrier() -> None:
+    """Wait until every rank gets here (no-op in a single process)."""
+    if world()[1] > 1:
+        dist.barrier()
 
 
 def gather(obj: object) -> list[object]:
-    """Every rank's `obj`, in rank order (`[obj]` in a single process)."""
+    """Every rank's `obj`, in rank order (`[obj]` in a single process). Under NCCL it travels
+    through this rank's GPU, chosen by `torch.cuda.set_device` in `join_process_group`."""
     if world()[1] == 1:
         return [obj]
     objects: list[object] = [None] * world()[1]

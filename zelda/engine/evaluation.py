@@ -4,11 +4,13 @@ from itertools import islice
 from typing import Any, Callable, Sequence
 
 import torch
+import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from zelda.engine.device import autocast
+from zelda.engine.distributed import reduce_over_ranks
 from zelda.engine.interrupt import GracefulStop
 from zelda.engine.metrics import AccuracyMetric
 
@@ -31,15 +33,17 @@ def evaluate(model: nn.Module, loader: DataLoader, metric: AccuracyMetric, devic
     model.to(device).eval()
     metric.reset()
     total = min(len(loader), limit_batches or len(loader))
-    for batch in tqdm(islice(loader, total), desc="val", total=total, disable=disable_bar,
-                      leave=False, dynamic_ncols=True):
+    # ranks may hold one batch more than others (no padding): a stop is agreed only at batches all have
+    stop_points = int(reduce_over_ranks([total], dist.ReduceOp.MIN)[0]) if stop is not None else 0
+    for index, batch in enumerate(tqdm(islice(loader, total), desc="val", total=total, disable=disable_bar,
+                                       leave=False, dynamic_ncols=True)):
         check_views(batch)
         with autocast(device, precision):
             scores = model(batch["inputs"], batch["samples"], mode="predict")
         metric.update(scores, torch.tensor([sample.label for sample in batch["samples"]]))
         if on_batch is not None:
             on_batch(batch["samples"], scores)
-        if stop is not None:
+        if index < stop_points:
             stop.check(on_stop)
     metric.gather()  # every rank's videos, each once
     return metric.compute()

@@ -6,6 +6,8 @@ import signal
 import threading
 from typing import Any, Callable
 
+from zelda.engine.distributed import any_rank
+
 log = logging.getLogger(__name__)
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -40,7 +42,15 @@ class GracefulStop:
                     signal.Signals(signum).name)
 
     def check(self, save: Callable[[], None]) -> None:
-        """At a safe point: if a stop was requested, save and raise `Interrupted`."""
-        if self.requested is not None:
-            save()
-            raise Interrupted(f"stopped by {signal.Signals(self.requested).name}; state saved in last.pt")
+        """At a safe point: if a stop was requested, save and raise `Interrupted`.
+
+        Under DDP a signal may reach one rank only (or reach them between different steps):
+        the ranks agree in one collective, so all stop at the same step. A rank that went on
+        alone would wait forever in its next collective, and rank 0, which saves, might be it.
+        Every rank calls `save` (it may hold collectives too).
+        """
+        if not any_rank(self.requested is not None):
+            return
+        save()
+        cause = signal.Signals(self.requested).name if self.requested is not None else "a signal to another rank"
+        raise Interrupted(f"stopped by {cause}; state saved in last.pt")

@@ -15,13 +15,14 @@ from tqdm import tqdm
 
 from zelda.engine.checkpoint import Checkpoints
 from zelda.engine.device import autocast, grad_scaler, resolve_device, resolve_precision
-from zelda.engine.distributed import STRATEGIES, data_parallel, mean_over_ranks, world
+from zelda.engine.distributed import STRATEGIES, data_parallel, world
 from zelda.engine.evaluation import evaluate
 from zelda.engine.interrupt import GracefulStop
 from zelda.engine.metrics import AccuracyMetric
+from zelda.engine.reports import Reports
 from zelda.engine.state import EpochProgress, TrainState
 from zelda.errors import ZeldaError
-from zelda.runs.records import record_skipped, write_json
+from zelda.runs.video_scores import ScoreCollector
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,7 @@ class Trainer:
         """Run the whole training; returns the summary (best and final metrics).
         `scheduler(optimizer, steps_per_epoch, max_epochs)` builds an lr schedule
         stepped after every optimizer step."""
-        self.run_dir, self.loggers = Path(run_dir), loggers
+        self.reports = Reports(loggers, Path(run_dir), self.main_process)
         torch.backends.cudnn.benchmark = self.cudnn_benchmark  # fastest conv algorithms for fixed shapes
         if self.compile:
             model.backbone.compile()  # in place: checkpoint keys stay those of the plain module
@@ -96,7 +97,7 @@ class Trainer:
         steps = min(len(train_loader), self.limit_train_batches or len(train_loader))
         self.scheduler = scheduler(opt, steps_per_epoch=steps, max_epochs=self.max_epochs) if scheduler else None
         self.scaler = grad_scaler(self.device, self.precision)
-        checkpoints = Checkpoints(self.run_dir / "checkpoints", model, opt, self.scaler, self.scheduler,
+        checkpoints = Checkpoints(Path(run_dir) / "checkpoints", model, opt, self.scaler, self.scheduler,
                                   extra_state or {}, enabled=self.main_process)
         state = TrainState()
         if self.resume:
@@ -106,27 +107,30 @@ class Trainer:
         log.info("training on %s for %d epochs: %d train clips, %d val videos",
                  self.device, self.max_epochs, len(train_loader.dataset), len(val_loader.dataset))
         fit_start = time.perf_counter()
+
+        def save_progress() -> None:
+            """At an agreed stop: rank 0 saves every rank's progress into the epoch, merged."""
+            self.reports.merge_progress(state.progress)
+            checkpoints.save(state)
+
         with GracefulStop() as stop:
             for epoch in range(state.epoch + 1, self.max_epochs + 1):
                 epoch_start = time.perf_counter()
-                save_progress = lambda: checkpoints.save(state)  # noqa: E731
                 self.train_epoch(model, opt, train_loader, epoch, state, stop, save_progress)
                 row = epoch_row(state.progress, opt.param_groups[0]["lr"])
+                videos = ScoreCollector(val_loader.dataset.video_dir)
                 if epoch % self.val_interval == 0 or epoch == self.max_epochs:
                     val_start = time.perf_counter()
-                    row.update({f"val/{k}": v for k, v in self.evaluate(model, val_loader, metric, stop, save_progress).items()})
+                    row.update({f"val/{k}": v for k, v in self.evaluate(model, val_loader, metric, stop, save_progress, videos).items()})
                     row["val/time_s"] = time.perf_counter() - val_start
                 best = state.improves(row, epoch)
                 row["epoch_time_s"] = time.perf_counter() - epoch_start
-                for logger in loggers:
-                    logger.log_epoch(row, epoch)
-                log.info("epoch %d/%d: %s", epoch, self.max_epochs,
-                         ", ".join(f"{k}={v:.4g}" for k, v in row.items() if isinstance(v, float)))
+                self.reports.epoch(row, epoch, self.max_epochs, videos, best)
                 state.epoch, state.progress = epoch, EpochProgress()
                 checkpoints.save(state, best=best)
+                self.reports.checkpoint(checkpoints.folder / "last.pt", best)
                 self.summary = summarize(state, row, time.perf_counter() - fit_start)
-                for logger in loggers:
-                    logger.summary({k: v for k, v in self.summary.items() if k != "final"})
+                self.reports.summary(self.summary)
         if self.test_after_fit and test_loader is not None:
             self.test(model, test_loader, metric)
         return self.summary
@@ -143,7 +147,7 @@ class Trainer:
         tick = time.perf_counter()
         for batch in bar:
             loaded = time.perf_counter()
-            progress.skipped += record_skipped(batch["samples"], self.run_dir)
+            progress.unrecorded += [video for sample in batch["samples"] for video in sample.skipped]
             with autocast(self.device, self.precision):
                 loss = self.train_model(batch["inputs"], batch["samples"], mode="loss")
             opt.zero_grad(set_to_none=True)
@@ -164,10 +168,10 @@ class Trainer:
             bar.set_postfix(loss=f"{loss_value:.4f}", clips_per_s=f"{progress.clips / (progress.data_time + progress.step_time):.2f}")
             if state.global_step % self.log_every_n_steps == 0:
                 step_row = {"train/loss": loss_value, "lr": lr, "time/data_s": loaded - tick, "time/step_s": done - loaded}
-                for logger in self.loggers:
-                    logger.log_step(step_row, state.global_step)
+                self.reports.step(step_row, state.global_step)
             stop.check(save_progress)
             tick = time.perf_counter()
+        self.reports.merge_progress(progress)
 
     def evaluate(self, model: nn.Module, loader: DataLoader, metric: AccuracyMetric,
                  stop: GracefulStop | None = None, on_stop: Callable[[], None] | None = None,
@@ -182,18 +186,14 @@ class Trainer:
         results = {f"test/{k}": v for k, v in self.evaluate(model, loader, metric).items()}
         log.info("test: %s", ", ".join(f"{k}={v:.4g}" for k, v in results.items()))
         self.summary.update(results)
-        for logger in self.loggers:
-            logger.summary(results)
-        if self.main_process:
-            write_json(self.run_dir / "test_metrics.json", results)
-
+        self.reports.test_results(results)
 
 def epoch_row(progress: EpochProgress, current_lr: float) -> dict[str, Any]:
     """The epoch's training values for metrics.jsonl and the loggers; `lr` is the one its last
     step used (`current_lr` when it took no step)."""
     seconds = progress.data_time + progress.step_time
     return {
-        "train/loss": mean_over_ranks(sum(progress.losses) / max(len(progress.losses), 1)),
+        "train/loss": sum(progress.losses) / max(len(progress.losses), 1),  # merged: means over ranks
         "lr": current_lr if progress.lr is None else progress.lr, "train/data_time_s": progress.data_time, "train/step_time_s": progress.step_time,
         "train/clips_per_s": progress.clips / seconds if seconds else 0.0, "train/skipped_videos": progress.skipped,
     }

@@ -3,6 +3,7 @@ markdown and plot that `zelda.compare` writes."""
 
 import csv
 import statistics
+from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -10,16 +11,21 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from zelda.config.changes import matches
+
 METRICS = ("final_val_top1", "best_val_top1", "best_epoch", "final_val_top5", "final_val_mca", "final_train_loss",
            "epoch_time_s", "epochs", "wall_time_s")
 SPREAD = ("final_val_top1", "best_val_top1", "final_val_top5", "final_val_mca", "final_train_loss",
           "epoch_time_s")  # shown with ± std
 RANKINGS = ("final_val_top1", "best_val_top1")  # the best epoch of a small val set flatters: final by default
+DODGE = 0.04  # metric_vs_keys.png: sideways step between lines, in units of the gap between two values
 
 
 def split_common(runs: list[dict[str, Any]], ignore: Iterable[str]) -> tuple[dict[str, str], list[str]]:
-    """Keys set to one value in every run (a header line) and the keys that vary (columns)."""
-    keys = sorted({k for run in runs for k in run["overrides"]} - set(ignore))
+    """Keys set to one value in every run (a header line) and the keys that vary (columns);
+    keys matching a pattern of `ignore` are neither."""
+    ignore = list(ignore)
+    keys = sorted(k for k in {k for run in runs for k in run["overrides"]} if not matches(k, ignore))
     values = {k: {run["overrides"].get(k) for run in runs} for k in keys}
     common = {k: v.pop() for k, v in values.items() if len(v) == 1 and None not in v}
     return common, [k for k in keys if k not in common]
@@ -38,13 +44,17 @@ def stats(values: list[Any]) -> tuple[float | None, float | None]:
 
 
 def aggregate(runs: list[dict[str, Any]], keys: Sequence[str]) -> dict[str, Any]:
-    """One printed row for runs of the same configuration."""
+    """One printed row for runs of the same configuration: the means are over its completed
+    runs (a crashed run's last epoch is not a final one), over all of them when none completed;
+    `n` counts the runs in the means, `status` all of them."""
     row: dict[str, Any] = {"group": label(runs[0]["overrides"], keys)}
     row.update({k: runs[0]["overrides"].get(k, "") for k in keys})
+    averaged = [run for run in runs if run["status"] == "completed"] or runs
     for metric in METRICS:
-        row[metric], row[f"{metric}_std"] = stats([run[metric] for run in runs])
-    row["status"] = "/".join(sorted({run["status"] for run in runs}))
-    row["n"], row["runs"] = len(runs), [run["run_dir"] for run in runs]
+        row[metric], row[f"{metric}_std"] = stats([run[metric] for run in averaged])
+    counts = sorted(Counter(run["status"] for run in runs).items())
+    row["status"] = ", ".join(f"{n} {status}" for status, n in counts) if len(counts) > 1 else counts[0][0]
+    row["n"], row["runs"] = len(averaged), [run["run_dir"] for run in runs]
     return row
 
 
@@ -124,6 +134,51 @@ def plot(path: Path, runs: list[dict[str, Any]], keys: Sequence[str]) -> None:
         axes.grid(alpha=0.3)
     if panels[1].get_legend_handles_labels()[0]:
         panels[1].legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1))
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+
+
+def value_order(value: str) -> tuple[bool, float, str]:
+    """Numbers in numeric order (0.001 before 0.01 before 0.1), then other text alphabetically."""
+    try:
+        return (False, float(value), value)
+    except ValueError:
+        return (True, 0.0, value)
+
+
+def final_by_key(runs: list[dict[str, Any]], keys: Sequence[str]) -> dict[str, dict[str, list[tuple]]]:
+    """For each key but `seed`: one line per combination of the other keys' values, with the
+    mean and std over seeds (completed runs) of the final val/top1 at each value of the key."""
+    curves: dict[str, dict[str, list[tuple]]] = {}
+    completed = [run for run in runs if run["status"] == "completed" and run["final_val_top1"] is not None]
+    for key in (k for k in keys if k != "seed"):
+        others = [k for k in keys if k not in (key, "seed")]
+        points: dict[str, dict[str, list[float]]] = {}
+        for run in completed:
+            line = points.setdefault(label(run["overrides"], others), {})
+            line.setdefault(run["overrides"].get(key, "default"), []).append(run["final_val_top1"])
+        curves[key] = {name: [(value, *stats(line[value])) for value in sorted(line, key=value_order)]
+                       for name, line in sorted(points.items())}
+    return curves
+
+
+def plot_final_by_key(path: Path, curves: dict[str, dict[str, list[tuple]]]) -> None:
+    """`final_by_key` as one panel per key: the mean final val/top1 at each value, ± std over seeds."""
+    figure = Figure(figsize=(5.5 * len(curves), 4.5))
+    FigureCanvasAgg(figure)
+    for axes, (key, lines) in zip(figure.subplots(1, len(curves), squeeze=False)[0], curves.items()):
+        values = sorted({value for line in lines.values() for value, _, _ in line}, key=value_order)
+        for index, (name, line) in enumerate(lines.items()):
+            # values as evenly spaced categories (lr=0.001,0.01,0.1 reads as a log axis), each line
+            # nudged sideways so that error bars at one value do not hide each other
+            shift = (index - (len(lines) - 1) / 2) * DODGE
+            axes.errorbar([values.index(value) + shift for value, _, _ in line], [mean for _, mean, _ in line],
+                          yerr=[std or 0.0 for _, _, std in line], marker="o", capsize=3, label=name)
+        axes.set_xticks(range(len(values)), values)
+        axes.set(xlabel=key, ylabel="final val/top1", title=f"final val/top1 vs {key}")
+        axes.grid(alpha=0.3)
+        if len(lines) > 1:
+            axes.legend(fontsize="small")
     figure.tight_layout()
     figure.savefig(path, dpi=100)
 

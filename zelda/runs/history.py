@@ -7,6 +7,9 @@ from typing import Any
 
 import yaml
 
+from zelda.runs.per_video import predictions_path, read_predictions
+from zelda.runs.records import read_summary
+
 MAX_DEPTH = 3  # a multirun dir holds job dirs `0/`, `1/`, ...; allow a little nesting above that
 
 
@@ -51,11 +54,9 @@ def last(history: list[dict[str, Any]], key: str) -> Any:
 
 
 def load_run(run_dir: Path) -> dict[str, Any]:
-    """One run's overrides and numbers; the history fills in what a crashed run's summary lacks."""
-    try:
-        summary = json.loads((run_dir / "summary.json").read_text())
-    except json.JSONDecodeError:
-        summary = {"status": "unreadable"}
+    """One run's overrides, numbers and final per-video predictions; the history fills in what a
+    crashed run's summary lacks."""
+    summary = read_summary(run_dir) or {"status": "unreadable"}
     history = read_history(run_dir)
     final = summary.get("final") or {}
     tops = [(row["val/top1"], row["epoch"]) for row in history if row.get("val/top1") is not None]
@@ -73,4 +74,5 @@ def load_run(run_dir: Path) -> dict[str, Any]:
                                                                 if row.get("epoch_time_s") is not None]) else None,
         "epochs": summary.get("epochs", len(history) or None),
         "wall_time_s": summary.get("wall_time_s"),
+        "predictions": read_predictions(predictions_path(run_dir, "final")),
     }

@@ -60,11 +60,17 @@ def write_summary(run_dir: Path, values: dict[str, Any]) -> None:
     write_json(run_dir / "summary.json", {**values, "written_at": time.strftime("%Y-%m-%dT%H:%M:%S")})
 
 
-def record_skipped(samples: Sequence[Any], run_dir: Path) -> int:
-    """Append the videos that failed and were replaced to `bad_videos.txt`; count them."""
-    lines = [f"{filename}\t{error}\n" for sample in samples for filename, error in sample.skipped]
-    if lines:
+def read_summary(run_dir: Path) -> dict[str, Any]:
+    """`summary.json` back; empty when absent or half-written (a run killed while writing it)."""
+    try:
+        return json.loads((run_dir / "summary.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def record_skipped(videos: Sequence[tuple[str, str]], run_dir: Path) -> None:
+    """Append the videos that failed and were replaced, `(path, error)`, to `bad_videos.txt`."""
+    if videos:
         with (run_dir / "bad_videos.txt").open("a") as file:
-            file.writelines(lines)
-        log.warning("skipped %d unreadable video(s), listed in %s", len(lines), run_dir / "bad_videos.txt")
-    return len(lines)
+            file.writelines(f"{filename}\t{error}\n" for filename, error in videos)
+        log.warning("skipped %d unreadable video(s), listed in %s", len(videos), run_dir / "bad_videos.txt")

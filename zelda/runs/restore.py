@@ -18,6 +18,7 @@ from zelda.config.compose import CONF_DIR
 from zelda.engine.checkpoint import load_checkpoint
 from zelda.engine.device import resolve_device, runs_natively
 from zelda.errors import ZeldaError
+from zelda.runs.video_scores import class_labels
 
 RESTORE_KEYS = ("ckpt_path", "config_path")  # command-line keys that choose what to restore
 # What the training machine chose that does not bind evaluation: a checkpoint trained on
@@ -111,5 +112,4 @@ def class_names(cfg: DictConfig) -> list[str]:
     root = OmegaConf.select(cfg, "data.root")
     label_map = Path(root) / "label_map.txt" if root else None
     names = label_map.read_text().splitlines() if label_map and label_map.is_file() else []
-    names = [name.strip() for name in names if name.strip()]
-    return [names[index] if index < len(names) else str(index) for index in range(num_classes)]
+    return class_labels([name.strip() for name in names if name.strip()], num_classes)

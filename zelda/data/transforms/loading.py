@@ -7,14 +7,15 @@ import torch
 
 from zelda.data.transforms.compose import Results
 from zelda.data.transforms.spatial import resized_shape
-from zelda.data.video import open_video, probe_shape
+from zelda.data.video import VideoReadError, open_video, probe_shape
 
 
 class VideoInit:
     """Open the video. Reads `filename`; adds `video_reader` (a `zelda.data.video.Video`),
     `total_frames`, `fps`.
 
-    Runs inside the loader worker, so no reader is ever shared across processes.
+    Runs inside the loader worker, so no reader is ever shared across processes. A file
+    that is missing, empty, not a video or without frames raises an `UNREADABLE` error.
     With `decode_short_side`, a source larger than that is decoded directly at that
     short side (the decoder scales each frame as it decodes it), which costs far
     less than decoding full-size frames and resizing them afterwards.
@@ -29,7 +30,7 @@ class VideoInit:
         if not path.is_file():
             raise FileNotFoundError(f"{path}: {'is a directory' if path.is_dir() else 'no such file'}")
         if path.stat().st_size == 0:
-            raise ValueError(f"{path}: the file is empty")
+            raise VideoReadError(f"{path}: the file is empty")
         size = None  # the source size
         if self.decode_short_side:
             source = probe_shape(path)
@@ -40,7 +41,7 @@ class VideoInit:
         results["total_frames"] = video.num_frames
         results["fps"] = video.fps
         if results["total_frames"] < 1:
-            raise ValueError(f"{results['filename']}: the video has no frames")
+            raise VideoReadError(f"{results['filename']}: the video has no frames")
         return results
 
     def __repr__(self) -> str:
@@ -62,7 +63,7 @@ class VideoDecode:
         del video
         if frames.dim() != 4 or frames.shape[-1] != 3:
             # decord mis-sizes the frames of some widths (e.g. 48 pixels) instead of failing
-            raise ValueError(f"{results.get('filename')}: decoder returned frames of shape {tuple(frames.shape)}")
+            raise VideoReadError(f"{results.get('filename')}: decoder returned frames of shape {tuple(frames.shape)}")
         inverse = inverse.reshape(-1)
         if not np.array_equal(inverse, np.arange(inverse.size)):  # repeated or unordered frames: re-index
             frames = frames[torch.from_numpy(inverse)]

@@ -12,8 +12,9 @@ class VideoSample:
     adds `frame_inds`, `clip_len`, `num_clips`.
 
     `frame_interval=None` is the reference sampling: each clip spans the whole video,
-    one frame from each of `clip_len` equal segments (random in training; in test mode
-    clip c takes the point (c + 0.5) / num_clips into every segment). An integer
+    one frame from each of `clip_len` segments, bounded at floor(i * total / clip_len) as in
+    MMAction2's uniform sampling (random in training; in test mode clip c takes the point
+    (c + 0.5) / num_clips into every segment). An integer
     `frame_interval` samples dense clips of `clip_len` frames that far apart, at a
     random start in training and at evenly spaced starts in test mode. Test mode is
     deterministic and never touches any global RNG. When the video is too short,
@@ -57,16 +58,19 @@ class VideoSample:
         return results
 
     def _segment_positions(self, total: int, results: Results) -> np.ndarray:
-        """`[num_clips, clip_len]` positions, one per segment of `total // clip_len` frames."""
-        interval = total // self.clip_len
-        base = np.arange(self.clip_len) * max(interval, 1)
-        if interval <= 1:
-            offsets = np.zeros((self.num_clips, 1), dtype=np.int64)
-        elif self.test_mode:
-            offsets = ((np.arange(self.num_clips) + 0.5) * interval / self.num_clips).astype(np.int64)[:, None]
+        """`[num_clips, clip_len]` positions, one in each of `clip_len` segments bounded at
+        floor(i * total / clip_len), as in MMAction2's uniform (TSN) sampling: the last segment
+        ends at the last frame. A video shorter than the clip gets positions 0..clip_len-1."""
+        if total < self.clip_len:
+            return np.broadcast_to(np.arange(self.clip_len), (self.num_clips, self.clip_len))
+        bounds = np.arange(self.clip_len + 1) * total // self.clip_len
+        starts, lengths = bounds[:-1], np.diff(bounds)  # every length >= 1
+        if self.test_mode:  # floor((c + 0.5) / num_clips * length), in integers
+            clips = np.arange(self.num_clips)[:, None]
+            offsets = (2 * clips + 1) * lengths // (2 * self.num_clips)
         else:
-            offsets = sample_rng(results).integers(interval, size=(self.num_clips, self.clip_len))
-        return base[None, :] + offsets
+            offsets = sample_rng(results).integers(lengths, size=(self.num_clips, self.clip_len))
+        return starts + offsets
 
     def _dense_positions(self, total: int, results: Results) -> np.ndarray:
         """`[num_clips, clip_len]` positions of dense clips `frame_interval` apart."""
