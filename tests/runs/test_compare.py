@@ -211,6 +211,13 @@ def test_final_top1_against_each_swept_key_one_line_per_value_of_the_others(tmp_
     assert (tmp_path / "out" / "metric_vs_keys.png").stat().st_size > 0
 
 
+def test_metric_plot_lines_follow_the_numeric_order_of_their_values(tmp_path: Path) -> None:
+    jobs = [([f"pipeline.clip_len={clip}", f"optimizer.lr={lr}"], [0.5]) for clip in (16, 4, 8) for lr in (0.1, 0.01)]
+    runs = [load_run(job) for job in sorted(write_sweep(tmp_path / "sweep", jobs).glob("[0-9]*"))]
+    lines = final_by_key(runs, ["optimizer.lr", "pipeline.clip_len"])["optimizer.lr"]
+    assert list(lines) == ["pipeline.clip_len=4", "pipeline.clip_len=8", "pipeline.clip_len=16"]  # not as text
+
+
 def test_no_metric_plot_without_a_swept_key(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     compare([write_sweep(tmp_path / "sweep", SEEDS)], tmp_path / "out")
     assert not (tmp_path / "out" / "metric_vs_keys.png").exists()

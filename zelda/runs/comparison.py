@@ -146,6 +146,11 @@ def value_order(value: str) -> tuple[bool, float, str]:
         return (True, 0.0, value)
 
 
+def label_order(name: str) -> tuple[tuple[bool, float, str], ...]:
+    """A `label` (`key=value key=value`) sorted by its values in `value_order` (4 before 16)."""
+    return tuple(value_order(part.split("=", 1)[-1]) for part in name.split(" "))
+
+
 def final_by_key(runs: list[dict[str, Any]], keys: Sequence[str]) -> dict[str, dict[str, list[tuple]]]:
     """For each key but `seed`: one line per combination of the other keys' values, with the
     mean and std over seeds (completed runs) of the final val/top1 at each value of the key."""
@@ -158,7 +163,7 @@ def final_by_key(runs: list[dict[str, Any]], keys: Sequence[str]) -> dict[str, d
             line = points.setdefault(label(run["overrides"], others), {})
             line.setdefault(run["overrides"].get(key, "default"), []).append(run["final_val_top1"])
         curves[key] = {name: [(value, *stats(line[value])) for value in sorted(line, key=value_order)]
-                       for name, line in sorted(points.items())}
+                       for name, line in sorted(points.items(), key=lambda item: label_order(item[0]))}
     return curves
 
 
