@@ -77,12 +77,18 @@ class Video:
         return torch.from_numpy(frame)
 
 
-def open_video(path: str | Path, num_threads: int = 1, size: tuple[int, int] | None = None) -> Video:
-    """Open `path` for decoding with `num_threads` threads. With `size` `(height, width)`, the
+BACKENDS = ("decord",)
+
+
+def open_video(path: str | Path, num_threads: int = 1, size: tuple[int, int] | None = None,
+               backend: str = "decord") -> Video:
+    """Open `path` for decoding with `num_threads` threads, by `backend` (one of BACKENDS). With `size` `(height, width)`, the
     decoder scales each frame to it as it decodes it (far cheaper than resizing afterwards);
     without, frames keep the source size. A file that does not open raises VideoReadError."""
     import decord
 
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown video backend {backend!r}: choose one of {BACKENDS} (pipeline.backend)")
     height, width = size if size is not None else (-1, -1)  # decord: -1 is the source size
     with reading(path):
         reader = decord.VideoReader(str(path), num_threads=num_threads, width=width, height=height)

@@ -21,9 +21,10 @@ class VideoInit:
     less than decoding full-size frames and resizing them afterwards.
     """
 
-    def __init__(self, num_threads: int = 1, decode_short_side: int | None = None) -> None:
+    def __init__(self, num_threads: int = 1, decode_short_side: int | None = None, backend: str = "decord") -> None:
         self.num_threads = num_threads
         self.decode_short_side = decode_short_side
+        self.backend = backend
 
     def __call__(self, results: Results) -> Results:
         path = Path(results["filename"])
@@ -36,7 +37,7 @@ class VideoInit:
             source = probe_shape(path)
             if min(source) > self.decode_short_side:
                 size = resized_shape(*source, self.decode_short_side)
-        video = open_video(path, num_threads=self.num_threads, size=size)
+        video = open_video(path, num_threads=self.num_threads, size=size, backend=self.backend)
         results["video_reader"] = video
         results["total_frames"] = video.num_frames
         results["fps"] = video.fps
@@ -45,7 +46,8 @@ class VideoInit:
         return results
 
     def __repr__(self) -> str:
-        return f"VideoInit(num_threads={self.num_threads}, decode_short_side={self.decode_short_side})"
+        return (f"VideoInit(num_threads={self.num_threads}, decode_short_side={self.decode_short_side}, "
+                f"backend={self.backend!r})")
 
 
 class VideoDecode:
