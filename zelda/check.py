@@ -2,7 +2,8 @@
 
 Finds in seconds what would otherwise stop or skew a run hours in: bad annotation
 lines, missing or undecodable videos, duplicates (also across train and val),
-class imbalance and videos shorter than a clip. Exit status: 0 clean (warnings
+class imbalance and videos shorter than a clip. The dataset is read by its format
+(`data.index`), as training reads it. Exit status: 0 clean (warnings
 allowed), 1 problems found, 2 usage error (e.g. no dataset where the config points).
 """
 
@@ -20,10 +21,12 @@ from omegaconf.errors import OmegaConfBaseException
 
 from zelda.config.compose import compose_config
 from zelda.data.checks import check_split, flag_cross_split, summarize
-from zelda.errors import ZeldaError
+from zelda.data.formats.base import where
+from zelda.errors import ZeldaError, find_zelda_error
 
 SYNTHETIC = "zelda.data.synthetic.ensure_synthetic"
 SPLITS = {"train": ("train",), "val": ("val",), "all": ("train", "val")}
+SHOWN_WARNINGS = 20  # per split; a Kinetics copy can lack thousands of videos
 
 
 def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
@@ -47,43 +50,30 @@ def load_config(overrides: list[str]) -> DictConfig:
     return cfg
 
 
-def require_paths(node: DictConfig) -> tuple[Path, Path]:
-    """The split's annotation file and video folder; a sentence, not a long list, when absent."""
-    root = Path(node.data_root)
-    ann_file, video_dir = root / node.ann_file, root / node.data_prefix
-    checks = ((root, "dataset folder", root.is_dir()), (ann_file, "annotation file", ann_file.is_file()),
-              (video_dir, "video folder", video_dir.is_dir()))
-    for path, what, present in checks:
-        if not present:
-            raise ZeldaError(f"The {what} {path} does not exist: point paths.data_dir=DIR (or ZELDA_DATA_DIR) at the "
-                             f"folder that holds the dataset, or fetch it with `python -m zelda.data.download`.")
-    return ann_file, video_dir
-
-
 def format_spread(values: dict[str, float] | None) -> str:
     """`min / median / max` in one line."""
     return "n/a" if values is None else f"min {values['min']:g} / median {values['median']:g} / max {values['max']:g}"
 
 
-def where(item: dict[str, Any]) -> str:
-    """`file` or `file:line`, the form editors and terminals link to."""
-    return item["file"] if item["line"] is None else f"{item['file']}:{item['line']}"
-
-
-def format_split(name: str, report: dict[str, Any]) -> list[str]:
-    """The readable report of one split: summary lines, then every problem and warning."""
+def format_split(name: str, report: dict[str, Any], classes: list[str]) -> list[str]:
+    """The readable report of one split: summary lines, the class table, then every problem and
+    (the first `SHOWN_WARNINGS` of) every warning."""
     counts, stats = report["counts"], report["stats"]
-    lines = [f"== {name}: {report['ann_file']} (videos in {report['video_dir']})",
+    lines = [f"== {name}: {report['source']} (videos in {report['video_dir']})",
              f"videos:      {counts['ok']} ok, {counts['with_problems']} with problems ({counts['listed']} listed)",
              f"frames:      {format_spread(stats['frames'])}",
              f"fps:         {format_spread(stats['fps'])}",
              f"resolution:  {', '.join(f'{hw} x{n}' for hw, n in stats['resolution'].items()) or 'n/a'} "
              f"(h x w; min short side {stats['min_short_side']})",
-             f"classes:     {', '.join(f'{label}: {n}' for label, n in report['class_counts'].items())}",
+             f"classes:     {len(classes)} (label name: videos)",
+             *(f"  {label} {classes[label]}: {n}" for label, n in report["class_counts"].items()),
              f"duplicates:  {counts['duplicates']}   bad annotation lines: {counts['bad_lines']}"]
-    for title, items in (("problems", report["problems"]), ("warnings", report["warnings"])):
+    for title, items, shown in (("problems", report["problems"], None),
+                                ("warnings", report["warnings"], SHOWN_WARNINGS)):
         lines.append(f"{title}: {len(items) or 'none'}")
-        lines += [f"  {where(item)}: {item['problem']}" for item in items]
+        lines += [f"  {where(item['file'], item['line'])}: {item['problem']}" for item in items[:shown]]
+        if shown is not None and len(items) > shown:
+            lines.append(f"  ... and {len(items) - shown} more (all of them in --json)")
     return lines
 
 
@@ -93,20 +83,22 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     try:
         cfg = load_config(overrides)
-        paths = {name: require_paths(cfg.data[name]) for name in SPLITS[args.split]}
+        classes = list(cfg.data.classes)
+        splits = {name: (instantiate(cfg.data[name].index), cfg.data[name].split) for name in SPLITS[args.split]}
+        decoder = (cfg.pipeline.backend, cfg.pipeline.decode_timeout_s)
+        reports = {name: check_split(index, split, classes, cfg.pipeline.clip_len, args.deep, *decoder)
+                   for name, (index, split) in splits.items()}
     except (ZeldaError, HydraException, OmegaConfBaseException) as error:
-        print(f"zelda.check: {error}", file=sys.stderr)
+        print(f"zelda.check: {find_zelda_error(error) or error}", file=sys.stderr)
         return 2
-    reports = {name: check_split(name, *split_paths, cfg.data[name].get("num_classes"), cfg.pipeline.clip_len, args.deep)
-               for name, split_paths in paths.items()}
     flag_cross_split(reports)
     for report in reports.values():
         summarize(report)
     problems = sum(len(report["problems"]) for report in reports.values())
     elapsed = time.perf_counter() - start
-    result = {"dataset": cfg.data.name, "deep": args.deep, "problems": problems, "elapsed_s": round(elapsed, 3),
-              "splits": reports}
-    print("\n".join(line for name, report in reports.items() for line in format_split(name, report)))
+    result = {"dataset": cfg.data.name, "classes": classes, "deep": args.deep, "problems": problems,
+              "elapsed_s": round(elapsed, 3), "splits": reports}
+    print("\n".join(line for name, report in reports.items() for line in format_split(name, report, classes)))
     verdict = f"{problems} problem(s)" if problems else "no problems"
     print(f"{cfg.data.name}: {verdict} ({'every frame' if args.deep else 'first frames'} decoded) in {elapsed:.1f} s")
     if args.json:

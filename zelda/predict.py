@@ -2,7 +2,7 @@
 
 Arguments containing `=` are overrides (`ckpt_path`, `config_path`, or keys of the training
 config, as in zelda.test); the others are video paths. Each video goes through the training
-config's val pipeline and the top-5 classes (names from `<data.root>/label_map.txt`) are
+config's val pipeline and the top-5 classes (named by the checkpoint's `data.classes`) are
 printed with their probabilities. A file that fails gets a one-line error and the others
 still run. Exit status: 0 every file classified, 1 some failed, 2 usage error (no or bad
 checkpoint, bad override).

@@ -48,6 +48,11 @@ def run_test(cfg: DictConfig, overrides: list[str], run_dir: Path) -> dict[str, 
     if train_cfg.data.get("prepare"):
         instantiate(train_cfg.data.prepare)
     dataset = instantiate(dataset_cfg)
+    trained, found = OmegaConf.select(train_cfg, "data.classes"), dataset.index.classes()
+    if trained is not None and found != list(trained):  # labels would count as other classes than the model's
+        raise ZeldaError(f"the {len(found)} classes of the data at {dataset.index.root} differ from the {len(trained)} "
+                         f"the checkpoint was trained on (its data.classes): point data.root (or paths.data_dir) at "
+                         f"the dataset it was trained on; python -m zelda.check lists a dataset's classes")
     loader = build_loader(dataset, train_cfg.data.val_batch_size, shuffle=False, num_workers=train_cfg.data.num_workers,
                           persistent_workers=False, seed=train_cfg.seed, pad=False)
     trainer = instantiate(train_cfg.trainer, progress_bar="auto", resume=None, limit_val_batches=None)

@@ -14,8 +14,8 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from zelda.config.changes import check_resume_config
-from zelda.config.checks import check_config
-from zelda.data.loader import build_loaders
+from zelda.config.checks import check_config, check_dataset_config
+from zelda.data.loader import build_loaders, prepare_data
 from zelda.engine.checkpoint import load_checkpoint, resolve_resume
 from zelda.engine.distributed import barrier, join_process_group, prepare_argv, world
 from zelda.engine.interrupt import Interrupted
@@ -51,6 +51,8 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     recording = main_process and not (run_dir / "summary.json").is_file()
     try:
         check_config(cfg)
+        prepare_data(cfg, rank, world_size)  # the dataset names the classes: a download comes first
+        check_dataset_config(cfg)
         config = OmegaConf.to_container(cfg, resolve=True)
         resume = resolve_resume(cfg.trainer.resume, run_dir)
         state = load_checkpoint(resume) if resume else {}
@@ -73,7 +75,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
             if resume:
                 drop_rows_after(run_dir / "metrics.jsonl", state["epoch"])
         train_loader, val_loader, test_loader = build_loaders(cfg, rank, world_size)
-        if main_process:  # once the data is prepared: its label_map.txt names the classes
+        if main_process:
             names = class_names(cfg)
             loggers.append(JsonlLogger(run_dir, names))
             loggers += build_loggers(cfg, run_dir, run_config, state.get("wandb_run_id") if same_run else None,

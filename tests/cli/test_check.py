@@ -15,7 +15,8 @@ K400 = "kinetics400_tiny"
 
 def make_dataset(data_dir: Path, train: dict[str, int], val: dict[str, int], train_lines: list[str] = (),
                  val_lines: list[str] = ()) -> Path:
-    """A kinetics400_tiny-layout folder: `{name: frames}` videos (48x64), labels alternating, plus extra lines."""
+    """A kinetics400_tiny-layout folder: `{name: frames}` videos (48x64), labels alternating, plus extra lines,
+    and the label map naming its two classes."""
     root = data_dir / K400
     for split, videos, extra in (("train", train, train_lines), ("val", val, val_lines)):
         (root / split).mkdir(parents=True)
@@ -24,6 +25,7 @@ def make_dataset(data_dir: Path, train: dict[str, int], val: dict[str, int], tra
             make_video(root / split / name, num_frames=frames, label=index % 2, seed=index)
             lines.append(f"{name} {index % 2}")
         (root / f"kinetics_tiny_{split}_video.txt").write_text("\n".join([*lines, *extra]) + "\n")
+    (root / "label_map.txt").write_text("climbing rope\nblowing glass\n")
     return root
 
 
@@ -57,7 +59,8 @@ def test_clean_set_passes_with_counts_frames_resolution_and_classes(clean):
         ("a.mp4", 0, 12, 48, 64), ("b.mp4", 1, 20, 48, 64), ("c.mp4", 0, 12, 48, 64)]
     # videos shorter than pipeline.clip_len (16) are warnings, not problems
     assert sorted(Path(w["file"]).name for w in train["warnings"] + val["warnings"]) == ["a.mp4", "c.mp4", "e.mp4"]
-    assert "no problems" in result.stdout and "classes:     0: 2, 1: 1" in result.stdout
+    assert report["classes"] == ["climbing rope", "blowing glass"]
+    assert "no problems" in result.stdout and "  0 climbing rope: 2\n  1 blowing glass: 1\n" in result.stdout
 
 
 def test_deep_check_decodes_every_frame(clean):

@@ -7,7 +7,7 @@ from helpers import make_video, run_cli
 
 
 def k400_layout(root: Path, train_lines: str, val_lines: str = "v0.mp4 0\n") -> Path:
-    """A kinetics400_tiny folder under `root` with the given annotation lines."""
+    """A kinetics400_tiny folder under `root` with the given annotation lines and a two-class label map."""
     dataset = root / "kinetics400_tiny"
     for split in ("train", "val"):
         (dataset / split).mkdir(parents=True)
@@ -15,6 +15,7 @@ def k400_layout(root: Path, train_lines: str, val_lines: str = "v0.mp4 0\n") -> 
     make_video(dataset / "val" / "v0.mp4")
     (dataset / "kinetics_tiny_train_video.txt").write_text(train_lines)
     (dataset / "kinetics_tiny_val_video.txt").write_text(val_lines)
+    (dataset / "label_map.txt").write_text("climbing rope\nblowing glass\n")
     return dataset
 
 

@@ -10,6 +10,7 @@ from helpers import TINY_RUN, make_video, run_cli
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
+from zelda.config.compose import compose_config
 from zelda.data.views import split_dataset
 from zelda.runs.restore import restore
 
@@ -18,13 +19,14 @@ CLASSES = ["walk", "run", "jump", "swim", "climb", "sing"]  # 6 classes, so that
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 1-epoch run with a 6-class head (the synthetic labels are 0 and 1), and a 6-name label map."""
+    """A 1-epoch run on the synthetic data renamed by a 6-name label map (its labels are 0 to 3): a 6-class head."""
     tmp = tmp_path_factory.mktemp("evaluate")
     run_dir = tmp / "run"
-    result = run_cli("zelda.train", *TINY_RUN, f"paths.data_dir={tmp / 'data'}", f"hydra.run.dir={run_dir}",
-                     "logger=none", "data.num_classes=6")
-    assert result.returncode == 0, result.stderr[-3000:]
+    instantiate(compose_config([*TINY_RUN, f"paths.data_dir={tmp / 'data'}"]).data.prepare)
     (tmp / "data" / "synthetic" / "label_map.txt").write_text("\n".join(CLASSES) + "\n")
+    result = run_cli("zelda.train", *TINY_RUN, f"paths.data_dir={tmp / 'data'}", f"hydra.run.dir={run_dir}",
+                     "logger=none")
+    assert result.returncode == 0, result.stderr[-3000:]
     return run_dir
 
 

@@ -26,6 +26,7 @@ def test_run_dir_holds_config_metrics_summary_checkpoints_and_log(tiny_run):
     assert f"run dir: {run_dir}" in result.stderr + result.stdout
     config = yaml.safe_load((run_dir / "config.yaml").read_text())
     assert config["optimizer"]["lr"] == 0.001 and config["seed"] == 3
+    assert config["data"]["classes"] == list(CLASSES)  # read from the generated data's label_map.txt
     assert config["model"]["head"]["num_classes"] == config["data"]["num_classes"] == len(CLASSES)
     samplers = [t for split in ("train", "val") for t in config["pipeline"][split] if t["_target_"].endswith("VideoSample")]
     assert [s["clip_len"] for s in samplers] == [4, 4]  # one clip_len feeds both samplers
@@ -54,6 +55,7 @@ def test_wandb_offline_run_has_config_history_and_summary(tiny_run):
     assert wandb["run"]["project"] == "zelda" and wandb["run"]["job_type"] == "train"
     assert wandb["config"]["optimizer"]["lr"] == 0.001
     assert wandb["config"]["pipeline"]["clip_len"] == 4
+    assert wandb["config"]["data"]["classes"] == list(CLASSES) and wandb["config"]["data"]["num_classes"] == 4
     epochs = [row for row in wandb["history"] if "val/top1" in row]
     assert [row["epoch"] for row in epochs] == [1, 2]
     steps = [row for row in wandb["history"] if "train/loss" in row]

@@ -12,7 +12,8 @@ SAVED = {
     "optimizer": {"lr": 0.01},
     "pipeline": {"clip_len": 4, "train": [{"clip_len": 4}]},
     "trainer": {"max_epochs": 4, "resume": None, "progress_bar": "auto"},
-    "data": {"root": "/a/synthetic", "num_workers": "auto", "train": {"data_root": "/a/synthetic"}},
+    "data": {"root": "/a/synthetic", "num_workers": "auto", "index": {"root": "/a/synthetic"},
+             "train": {"index": {"root": "/a/synthetic"}}},
     "logger": {"mode": "offline"},
     "scheduler": {},
 }
@@ -21,7 +22,8 @@ SAVED = {
 def test_training_longer_elsewhere_with_other_loader_and_logger_settings_is_accepted():
     current = copy.deepcopy(SAVED)
     current["trainer"].update(max_epochs=10, resume="auto", progress_bar=False)
-    current["data"].update(root="/b/synthetic", num_workers=0, train={"data_root": "/b/synthetic"})
+    current["data"].update(root="/b/synthetic", num_workers=0, index={"root": "/b/synthetic"},
+                           train={"index": {"root": "/b/synthetic"}})
     current["logger"] = {}
     assert config_changes(SAVED, current, RESUME_MAY_CHANGE) == []
     check_resume_config(SAVED, current, [], "last.pt")

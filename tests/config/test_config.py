@@ -3,7 +3,7 @@
 
 import pytest
 import torch
-from helpers import ROOT
+from helpers import ROOT, TINY_DATA
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
@@ -21,30 +21,41 @@ def config(*overrides: str):
         return compose(config_name="train", overrides=list(overrides))
 
 
+def resolve_without_data(cfg) -> None:
+    """Resolve every key; the classes, read from a dataset that is not here, are given
+    (reading them is tested in tests/data/test_formats.py)."""
+    cfg.data.classes = ["a", "b"]
+    OmegaConf.to_container(cfg, resolve=True)
+
+
 @pytest.mark.parametrize("group,option", [(g, o) for g, options in GROUPS.items() for o in options])
 def test_every_group_option_composes_and_resolves(group, option):
-    cfg = config(f"{group}={option}")
-    OmegaConf.to_container(cfg, resolve=True)
+    resolve_without_data(config(f"{group}={option}"))
 
 
 @pytest.mark.parametrize("experiment", sorted(p.stem for p in (ROOT / "experiments").glob("*.yaml")))
 def test_every_experiment_composes(experiment):
-    OmegaConf.to_container(config(f"experiment={experiment}"), resolve=True)
+    resolve_without_data(config(f"experiment={experiment}"))
 
 
 def test_tuned_preset_changes_only_the_training_recipe():
     """The tuned kinetics400_tiny preset keeps the reference model and validation sampling."""
     reference, tuned = config("experiment=zelda_k400_tiny"), config("experiment=zelda_k400_tiny_tuned")
-    assert tuned.model == reference.model and tuned.data.val.ann_file == reference.data.val.ann_file
+    assert tuned.model == reference.model and tuned.data.index == reference.data.index
     for key in ("clip_len", "frame_interval", "val_num_clips"):
         assert tuned.pipeline[key] == reference.pipeline[key]
     assert (tuned.data.batch_size, tuned.trainer.max_epochs, tuned.pipeline.crop_size) == (8, 30, 112)
 
 
-def test_defaults_are_the_synthetic_data_with_the_small_pipeline():
+def test_defaults_are_the_synthetic_data_with_the_small_pipeline(tmp_path):
     cfg = config()
     assert cfg.data.name == "synthetic" and cfg.pipeline.clip_len == 8 and cfg.pipeline.crop_size == 112
-    assert cfg.data.num_classes == len(CLASSES)  # the head has one output per generated class
+    assert (cfg.optimizer.lr, cfg.trainer.max_epochs) == (0.001, 4)  # the data option's recipe beats the groups'
+    assert config("optimizer.lr=0.1", "trainer.max_epochs=2").optimizer.lr == 0.1  # and the command line beats it
+    cfg = config(*TINY_DATA, f"paths.data_dir={tmp_path}")
+    instantiate(cfg.data.prepare)  # generates it; its label_map.txt names the classes
+    assert list(cfg.data.classes) == list(CLASSES)
+    assert cfg.model.head.num_classes == cfg.data.num_classes == len(CLASSES)  # one output per generated class
 
 
 def test_k400_tiny_is_the_reference_recipe():

@@ -13,6 +13,8 @@ from helpers import run_cli
     ("pipeline.crop_area=[0.5,1.5]", "pipeline.crop_area=[0.5, 1.5]: must be null or [min, max]"),
     ("pipeline.crop_aspect=[2,1]", "pipeline.crop_aspect=[2, 1]: must be [min, max] with 0 < min <= max"),
     ("objective=last", "objective='last': must be final or best"),
+    ("pipeline.backend=ffmpeg", "pipeline.backend='ffmpeg': must be decord, torchcodec or pyav"),
+    ("pipeline.decode_timeout_s=-1", "pipeline.decode_timeout_s=-1: must be null or a number >= 0"),
 ])
 def test_impossible_values_fail_before_data_is_touched(tmp_path, override, message):
     data_dir = tmp_path / "data"

@@ -7,9 +7,10 @@ import unicodedata
 import pytest
 from helpers import make_video
 
-from zelda.data.annotations import read_annotations
-from zelda.data.checks import check_split, read_split
+from zelda.data.annotations import parse_annotations
+from zelda.data.checks import check_split
 from zelda.data.dataset import VideoDataset
+from zelda.data.formats.listfile import ListFormat
 from zelda.data.transforms import VideoDecode, VideoFormat, VideoInit, VideoPack, VideoSample
 from zelda.errors import ZeldaError
 
@@ -22,15 +23,23 @@ def write(tmp_path, text):
 
 def test_parses_lines_and_skips_blank_and_comment_lines(tmp_path):
     path = write(tmp_path, "a.mp4 0\n\n# note\nmy video.mp4 1\n")
-    annotations = read_annotations(path, num_classes=2)
+    annotations, problems = parse_annotations(path, num_classes=2)
+    assert problems == []
     assert [(a.filename, a.label, a.line) for a in annotations] == [("a.mp4", 0, 1), ("my video.mp4", 1, 4)]
 
 
+def list_dataset(tmp_path, text):
+    """A train split listed by `text`, read as training reads it."""
+    write(tmp_path, text)
+    return VideoDataset(ListFormat(tmp_path, {"train": "ann.txt"}, label_map=None), "train", pipeline=[])
+
+
 def test_every_bad_line_is_listed_with_file_and_line(tmp_path):
-    path = write(tmp_path, "ok.mp4 0\nmissing.mp4\nbad.mp4 x\nbig.mp4 2\nneg.mp4 -1\n")
+    (tmp_path / "label_map.txt").write_text("a\nb\n")
     with pytest.raises(ZeldaError) as error:
-        read_annotations(path, num_classes=2)
-    message = str(error.value)
+        VideoDataset(ListFormat(tmp_path, {"train": write(tmp_path, "ok.mp4 0\nmissing.mp4\nbad.mp4 x\nbig.mp4 2\n"
+                                                         "neg.mp4 -1\n").name}), "train", pipeline=[])
+    message, path = str(error.value), tmp_path / "ann.txt"
     assert "4 bad line(s)" in message
     assert f"{path}:2: expected 'filename label'" in message
     assert f"{path}:3: label 'x' is not an integer" in message
@@ -39,10 +48,10 @@ def test_every_bad_line_is_listed_with_file_and_line(tmp_path):
 
 
 def test_missing_or_empty_file_is_a_clear_error(tmp_path):
-    with pytest.raises(ZeldaError, match="annotation file not found: .*nope.txt"):
-        read_annotations(tmp_path / "nope.txt")
-    with pytest.raises(ZeldaError, match="lists no videos"):
-        read_annotations(write(tmp_path, "\n\n"))
+    with pytest.raises(ZeldaError, match="annotation file .*nope.txt does not exist"):
+        VideoDataset(ListFormat(tmp_path, {"train": "nope.txt"}, label_map=None), "train", pipeline=[])
+    with pytest.raises(ZeldaError, match="has no videos"):
+        list_dataset(tmp_path, "\n\n")
 
 
 # Files as real users produce them ---------------------------------------------------------------
@@ -82,18 +91,25 @@ def user_files(tmp_path_factory: pytest.TempPathFactory):
     return root
 
 
+def listed(root, name) -> ListFormat:
+    """The annotation file `name` as the train split of a dataset, videos under `videos/`."""
+    return ListFormat(root, files={"train": name}, video_dirs={"train": "videos"})
+
+
 @pytest.mark.parametrize("name", list(FILES))
 def test_every_line_naming_a_video_on_disk_loads(user_files, name):
     pipeline = [VideoInit(), VideoSample(2, test_mode=True), VideoDecode(), VideoFormat(), VideoPack()]
-    dataset = VideoDataset(name, pipeline, data_root=str(user_files), data_prefix="videos", num_classes=2)
-    assert [(a.filename, a.label) for a in dataset.annotations] == FILES[name][1]
+    dataset = VideoDataset(listed(user_files, name), "train", pipeline)
+    assert [entry.label for entry in dataset.entries] == [label for _, label in FILES[name][1]]
+    assert all(entry.path.is_file() for entry in dataset.entries)  # each written name found on disk
     for index in range(len(dataset)):
         assert dataset[index]["inputs"].shape == (1, 3, 2, 48, 64)
 
 
 @pytest.mark.parametrize("name", list(FILES))
 def test_zelda_check_reads_the_same_lines_and_finds_the_same_videos(user_files, name):
-    annotations, problems = read_split(user_files / name, 2)
-    assert problems == [] and annotations == read_annotations(user_files / name, 2)
-    report = check_split("train", user_files / name, user_files / "videos", 2, clip_len=2, deep=False)
+    index = listed(user_files, name)
+    entries, problems, _ = index.read("train")
+    assert problems == [] and [e.line for e in entries] == [a.line for a in parse_annotations(user_files / name, 2)[0]]
+    report = check_split(index, "train", index.classes(), clip_len=2, deep=False)
     assert report["problems"] == [] and all(video["ok"] for video in report["videos"])

@@ -10,6 +10,7 @@ from torch.utils.data import DataLoader, Dataset
 from zelda.data import dataset as dataset_module
 from zelda.data import loader as loader_module
 from zelda.data.dataset import VideoDataset, cache_holders
+from zelda.data.formats.listfile import ListFormat
 from zelda.data.loader import auto_workers, usable_cpus
 
 
@@ -59,10 +60,11 @@ def test_the_val_cache_budget_is_shared_by_every_process_that_holds_one(monkeypa
         monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
     assert cache_holders() == holders
     (tmp_path / "ann.txt").write_text("v.mp4 0\n")
-    dataset = VideoDataset("ann.txt", [], data_root=str(tmp_path), test_mode=True, cache_mb=320)
+    index = ListFormat(tmp_path, files={"val": "ann.txt"})
+    dataset = VideoDataset(index, "val", [], test_mode=True, cache_mb=320)
     assert dataset.cache_bytes == 320 * 2**20 // holders
     monkeypatch.setattr(os, "sysconf", lambda name: {"SC_AVPHYS_PAGES": 2**20, "SC_PAGE_SIZE": 2**12}[name])
-    auto = VideoDataset("ann.txt", [], data_root=str(tmp_path), test_mode=True, cache_mb="auto")
+    auto = VideoDataset(index, "val", [], test_mode=True, cache_mb="auto")
     assert auto.cache_bytes == 512 * 2**20 // holders  # an eighth of 4 GiB free, shared
 
 

@@ -10,6 +10,7 @@ from helpers import TINY_RUN, read_wandb_run, run_cli
 from videos_on_disk import BROKEN, CLIP_LEN, CROP, RESIZE, k400_dataset, metrics_rows, train_cli, write_broken
 
 from zelda.data.dataset import VideoDataset
+from zelda.data.formats.listfile import ListFormat
 from zelda.data.transforms import Compose
 from zelda.errors import ZeldaError
 
@@ -98,15 +99,18 @@ def mixed_dir(tmp_path_factory, good_videos) -> Path:
     return root
 
 
+def listed(root: Path) -> ListFormat:
+    return ListFormat(root, files={"train": "ann.txt"}, video_dirs={"train": "videos"})
+
+
 def dataset(root: Path, pipelines: dict[str, Compose], on_error: str) -> VideoDataset:
-    return VideoDataset("ann.txt", pipelines["train"].transforms, data_root=str(root), data_prefix="videos",
-                        num_classes=2, on_error=on_error)
+    return VideoDataset(listed(root), "train", pipelines["train"].transforms, on_error=on_error)
 
 
 @pytest.mark.parametrize("name", BROKEN)
 def test_skip_policy_replaces_a_broken_video_and_names_it(mixed_dir, pipelines, name):
     data = dataset(mixed_dir, pipelines, "skip")
-    index = [a.filename for a in data.annotations].index(name)
+    index = [entry.path.name for entry in data.entries].index(name)
     item = data[(index, 123)]
     sample = item["sample"]
     assert tuple(item["inputs"].shape) == (1, 3, CLIP_LEN, CROP, CROP)
@@ -118,7 +122,7 @@ def test_skip_policy_replaces_a_broken_video_and_names_it(mixed_dir, pipelines, 
 @pytest.mark.parametrize("name", BROKEN)
 def test_raise_policy_names_the_broken_video(mixed_dir, pipelines, name):
     data = dataset(mixed_dir, pipelines, "raise")
-    index = [a.filename for a in data.annotations].index(name)
+    index = [entry.path.name for entry in data.entries].index(name)
     with pytest.raises(ZeldaError, match="cannot load video") as error:
         data[(index, 123)]
     assert str(mixed_dir / "videos" / name) in str(error.value)
@@ -130,8 +134,7 @@ def test_raise_policy_names_the_broken_video(mixed_dir, pipelines, name):
 @pytest.mark.parametrize("on_error", ["skip", "raise"])
 def test_a_bug_in_a_transform_is_raised_as_itself(mixed_dir, pipelines, on_error):
     transforms = [BuggyResize(RESIZE) if type(t).__name__ == "VideoResize" else t for t in pipelines["train"].transforms]
-    data = VideoDataset("ann.txt", transforms, data_root=str(mixed_dir), data_prefix="videos", num_classes=2,
-                        on_error=on_error)
+    data = VideoDataset(listed(mixed_dir), "train", transforms, on_error=on_error)
     with pytest.raises(KeyError, match="images"):
         data[(0, 123)]  # a good video: skipping it (and every other) would blame the dataset
 

@@ -7,6 +7,7 @@ import torch
 from helpers import TINY_RUN, make_video, run_cli
 
 from zelda.data.dataset import VideoDataset
+from zelda.data.formats.listfile import ListFormat
 from zelda.data.transforms import Compose, VideoDecode, VideoFormat, VideoInit, VideoPack, VideoResize, VideoSample
 from zelda.engine import device as device_module
 from zelda.engine.device import native_bf16, resolve_precision
@@ -41,11 +42,12 @@ def test_val_cache_serves_identical_items_without_decoding(tmp_path):
     make_video(tmp_path / "v.mp4")
     (tmp_path / "ann.txt").write_text("v.mp4 0\n")
     pipeline = [VideoInit(), VideoSample(4, 2, test_mode=True), VideoDecode(), VideoFormat(), VideoPack()]
-    dataset = VideoDataset("ann.txt", pipeline, data_root=str(tmp_path), test_mode=True, cache_mb=10)
+    index = ListFormat(tmp_path, files={"val": "ann.txt"})
+    dataset = VideoDataset(index, "val", pipeline, test_mode=True, cache_mb=10)
     first = dataset[0]
     (tmp_path / "v.mp4").unlink()  # a cached item no longer needs the file
     assert torch.equal(dataset[0]["inputs"], first["inputs"])
-    uncached = VideoDataset("ann.txt", pipeline, data_root=str(tmp_path), test_mode=True, cache_mb=0)
+    uncached = VideoDataset(index, "val", pipeline, test_mode=True, cache_mb=0)
     assert uncached.cache_bytes == 0
 
 

@@ -20,10 +20,13 @@ RUN_SETTINGS = (
     "trainer.resume", "resume_allow_changes", "trainer.progress_bar", "trainer.log_every_n_steps",
     "data.num_workers", "data.persistent_workers", "data.val_cache_mb", "objective", "logger", "logger.*", "hydra.*",
 )
-# a resumed run may also train for longer (and test after it), and find its data elsewhere
+# a resumed run may also train for longer (and test after it), find its data elsewhere, and
+# read it with another decoder (the same frames: identical at the source size, within the
+# README's stated tolerance when the decoder scales) or decoder time limit
 RESUME_MAY_CHANGE = (
     *RUN_SETTINGS, "trainer.max_epochs", "trainer.test_after_fit",
-    "paths.*", "data.root", "data.*.data_root", "data.prepare.root",
+    "paths.*", "data.root", "data.*.root", "data.split_dir", "data.*.split_dir",
+    "pipeline.*backend", "pipeline.*device", "pipeline.*decode_timeout_s",  # pipeline.X and VideoInit's copies
 )
 _ABSENT = object()
 

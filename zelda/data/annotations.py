@@ -1,7 +1,7 @@
 """Annotation files: one `filename label` line per video.
 
-The label is split off the right at the last run of whitespace or a comma, so filenames may
-contain spaces, and files from other platforms, editors and spreadsheets read as they look:
+The label is split off the right at the last run of whitespace or a comma (or at the last
+`delimiter`, when one is given), so filenames may contain spaces, and files from other platforms, editors and spreadsheets read as they look:
 UTF-8 (with or without a BOM), UTF-16 with a BOM (Excel's "Unicode text"), else Windows-1252;
 any line ends; tabs, non-breaking spaces, zero-width characters and trailing whitespace;
 CSV quotes around a filename. Blank lines and lines starting with `#` are skipped. Every bad
@@ -52,12 +52,25 @@ def annotation_lines(path: Path) -> Iterator[tuple[int, str]]:
             yield number, text
 
 
-def parse_line(text: str, num_classes: int | None) -> tuple[str, int]:
+def split_line(text: str, delimiter: str | None) -> tuple[str, str]:
+    """`(filename, label text)` of a line; raises ValueError when it has no label."""
+    text = EDGES.sub("", text)
+    if delimiter is None:
+        match = LINE.fullmatch(text)
+        parts = (match["filename"], match["label"]) if match else None
+        expected = "'filename label'"
+    else:
+        filename, found, label = text.rpartition(delimiter)
+        parts = (EDGES.sub("", filename), EDGES.sub("", label)) if found else None
+        expected = f"a filename and a label separated by {delimiter!r}"
+    if parts is None or not all(parts):
+        raise ValueError(f"expected {expected}, got {text!r} (missing label?)")
+    return parts
+
+
+def parse_line(text: str, num_classes: int | None, delimiter: str | None = None) -> tuple[str, int]:
     """Parse one `filename label` line; raises ValueError saying what is wrong."""
-    match = LINE.fullmatch(EDGES.sub("", text))
-    if match is None:
-        raise ValueError(f"expected 'filename label', got {text.strip()!r} (missing label?)")
-    filename, label_text = match["filename"], match["label"]
+    filename, label_text = split_line(text, delimiter)
     if len(filename) > 1 and filename[0] == filename[-1] == '"':  # a spreadsheet quoted it
         filename = filename[1:-1].replace('""', '"')
     try:
@@ -65,8 +78,8 @@ def parse_line(text: str, num_classes: int | None) -> tuple[str, int]:
     except ValueError:
         raise ValueError(f"label {label_text!r} is not an integer") from None
     if label < 0 or (num_classes is not None and label >= num_classes):
-        allowed = f"[0, {num_classes})" if num_classes is not None else ">= 0"
-        raise ValueError(f"label {label} is out of range {allowed} (data.num_classes={num_classes})")
+        allowed = f"[0, {num_classes}): the label map names {num_classes} classes" if num_classes is not None else ">= 0"
+        raise ValueError(f"label {label} is out of range {allowed}")
     return filename, label
 
 
@@ -83,21 +96,16 @@ def find_video(video_dir: Path, filename: str) -> Path:
     return written
 
 
-def read_annotations(path: str | Path, num_classes: int | None = None) -> list[Annotation]:
-    """Read an annotation file; raises ZeldaError listing every bad line."""
-    path = Path(path)
-    if not path.is_file():
-        raise ZeldaError(f"annotation file not found: {path}")
+def parse_annotations(path: Path, num_classes: int | None = None,
+                      delimiter: str | None = None) -> tuple[list[Annotation], list[tuple[int, str]]]:
+    """Every good line of an annotation file, and `(line number, what is wrong)` for every bad one."""
     annotations, problems = [], []
     for number, text in annotation_lines(path):
         try:
-            filename, label = parse_line(text, num_classes)
+            filename, label = parse_line(text, num_classes, delimiter)
         except ValueError as error:
-            problems.append(f"{path}:{number}: {error}")
+            problems.append((number, str(error)))
             continue
         annotations.append(Annotation(filename, label, number))
-    if problems:
-        raise ZeldaError(f"{len(problems)} bad line(s) in {path}:\n" + "\n".join(problems))
-    if not annotations:
-        raise ZeldaError(f"annotation file {path} lists no videos")
-    return annotations
+    return annotations, problems
+

@@ -1,10 +1,12 @@
 """A dataset's pre-flight checks: bad annotation lines, missing or undecodable videos,
-duplicates (also across splits), empty classes and videos shorter than a clip.
+duplicates (also across splits), empty classes and videos shorter than a clip, on a split
+as its format (`zelda.data.formats`) reads it for training.
 
 Each finding is `{kind, file, line, problem}`, so `zelda.check` can print it as
 `file:line: problem` and write it as JSON.
 """
 
+import os
 import statistics
 import sys
 from collections import Counter
@@ -13,8 +15,8 @@ from typing import Any
 
 from tqdm import tqdm
 
-from zelda.data.annotations import Annotation, annotation_lines, find_video, parse_line
-from zelda.data.video import Video, open_video
+from zelda.data.formats.base import DatasetFormat, Entry, Issue
+from zelda.data.video import DECODE_TIMEOUT_S, Video, open_video
 
 CHUNK_FRAMES, CHUNK_BYTES = 64, 128 << 20  # a deep check decodes at most this many frames / bytes at a time
 
@@ -24,22 +26,22 @@ def issue(kind: str, file: Path | str, line: int | None, text: str) -> dict[str,
     return {"kind": kind, "file": str(file), "line": line, "problem": text}
 
 
-def read_split(ann_file: Path, num_classes: int | None) -> tuple[list[Annotation], list[dict[str, Any]]]:
-    """Every listed video once, plus every bad or repeated line, so one run shows them all."""
-    annotations, problems, first_line = [], [], {}
-    for number, text in annotation_lines(ann_file):  # read as read_annotations reads them
-        try:
-            filename, label = parse_line(text, num_classes)
-        except ValueError as error:
-            problems.append(issue("annotation", ann_file, number, str(error)))
-            continue
-        if filename in first_line:
-            again = f"{filename} is listed again (first on line {first_line[filename]})"
-            problems.append(issue("duplicate", ann_file, number, again))
-            continue
-        first_line[filename] = number
-        annotations.append(Annotation(filename, label, number))
-    return annotations, problems
+def as_finding(found: Issue) -> dict[str, Any]:
+    """A format's problem or warning as a finding."""
+    return issue(found.kind, found.file, found.line, found.text)
+
+
+def drop_duplicates(entries: list[Entry], video_dir: Path) -> tuple[list[Entry], list[dict[str, Any]]]:
+    """Every listed video once, plus a problem for each repeat, so one run shows them all."""
+    first: dict[Path, Entry] = {}
+    problems = []
+    for entry in entries:
+        if entry.path in first:
+            again = f"{os.path.relpath(entry.path, video_dir)} is listed again (first on line {first[entry.path].line})"
+            problems.append(issue("duplicate", entry.file, entry.line, again))
+        else:
+            first[entry.path] = entry
+    return list(first.values()), problems
 
 
 def describe(error: Exception) -> str:
@@ -70,14 +72,14 @@ def first_bad_frame(video: Video, chunk: int) -> tuple[int, str] | None:
     return None
 
 
-def probe(path: Path, deep: bool) -> tuple[dict[str, Any], str | None]:
+def probe(path: Path, deep: bool, backend: str, timeout_s: float | None) -> tuple[dict[str, Any], str | None]:
     """Open a video as training will and decode its first frame (every frame when deep): facts, or why it fails."""
     if not path.is_file():
         return {}, "not a regular file (a directory?)" if path.exists() else "file not found"
     if path.stat().st_size == 0:
         return {}, "empty file (0 bytes)"
     try:
-        video = open_video(path)
+        video = open_video(path, backend=backend, timeout_s=timeout_s)
     except Exception as error:
         return {}, f"does not open ({describe(error)})"
     facts = {"frames": video.num_frames, "fps": round(video.fps, 3)}
@@ -89,33 +91,36 @@ def probe(path: Path, deep: bool) -> tuple[dict[str, Any], str | None]:
         return facts, f"first frame does not decode ({describe(error)})"
     facts.update(height=shape[0], width=shape[1])
     if shape[2:] != (3,):  # decord returns this for videos whose batches it cannot decode (e.g. 48 px wide)
-        return facts, f"first frame decodes to shape {shape}, not (height, width, 3): decord cannot decode this video"
+        return facts, f"first frame decodes to shape {shape}, not (height, width, 3): the decoder cannot decode this video"
     chunk = max(1, min(CHUNK_FRAMES, CHUNK_BYTES // (shape[0] * shape[1] * 3)))
     if deep and (bad := first_bad_frame(video, chunk)):
         return facts, f"frame {bad[0]} of {facts['frames']} does not decode ({bad[1]})"
     return facts, None
 
 
-def check_split(name: str, ann_file: Path, video_dir: Path, num_classes: int | None, clip_len: int,
-                deep: bool) -> dict[str, Any]:
-    """Annotation problems, then every video probed; short videos and empty classes are warnings."""
-    annotations, problems = read_split(ann_file, num_classes)
-    videos, warnings = [], []
-    for annotation in tqdm(annotations, desc=f"check {name}", unit="video", disable=None, file=sys.stderr):
-        path = find_video(video_dir, annotation.filename)
-        facts, trouble = probe(path, deep)
-        videos.append({"file": str(path), "line": annotation.line, "label": annotation.label, "ok": trouble is None,
-                       "frames": None, "fps": None, "height": None, "width": None, **facts})
+def check_split(index: DatasetFormat, split: str, classes: list[str], clip_len: int, deep: bool,
+                backend: str = "decord", timeout_s: float | None = DECODE_TIMEOUT_S) -> dict[str, Any]:
+    """The format's problems and warnings for `split`, then every video probed; short videos and
+    empty classes are warnings."""
+    entries, problems, warnings = index.read(split)
+    video_dir = index.video_dir(split)
+    entries, duplicates = drop_duplicates(entries, video_dir)
+    problems, warnings = [*map(as_finding, problems), *duplicates], list(map(as_finding, warnings))
+    videos = []
+    for entry in tqdm(entries, desc=f"check {split}", unit="video", disable=None, file=sys.stderr):
+        facts, trouble = probe(entry.path, deep, backend, timeout_s)
+        videos.append({"file": str(entry.path), "listed_in": entry.file, "line": entry.line, "label": entry.label,
+                       "ok": trouble is None, "frames": None, "fps": None, "height": None, "width": None, **facts})
         if trouble:
-            problems.append(issue("video", path, None, trouble))
+            problems.append(issue("video", entry.path, None, trouble))
         elif facts["frames"] < clip_len:
             short = f"{facts['frames']} frames < pipeline.clip_len={clip_len} (not an error: the sampler loops it)"
-            warnings.append(issue("short", path, None, short))
-    counts = Counter(annotation.label for annotation in annotations)  # every class listed, so an empty one shows
-    class_counts = {label: counts[label] for label in (range(num_classes) if num_classes else sorted(counts))}
-    warnings += [issue("class", ann_file, None, f"class {label} has no videos")
+            warnings.append(issue("short", entry.path, None, short))
+    counts = Counter(entry.label for entry in entries)  # every class listed, so an empty one shows
+    class_counts = {label: counts[label] for label in range(len(classes))}
+    warnings += [issue("class", index.source(split), None, f"class {label} ({classes[label]}) has no videos")
                  for label, count in class_counts.items() if count == 0]
-    return {"ann_file": str(ann_file), "video_dir": str(video_dir), "class_counts": class_counts,
+    return {"source": str(index.source(split)), "video_dir": str(video_dir), "class_counts": class_counts,
             "problems": problems, "warnings": warnings, "videos": videos}
 
 
@@ -126,7 +131,7 @@ def flag_cross_split(reports: dict[str, dict[str, Any]]) -> None:
         for video in report["videos"]:
             key = Path(video["file"]).resolve()
             if key in seen and seen[key] != name:
-                report["problems"].append(issue("duplicate", report["ann_file"], video["line"],
+                report["problems"].append(issue("duplicate", video["listed_in"], video["line"],
                                                 f"{video['file']} is also in the {seen[key]} split"))
             seen.setdefault(key, name)
 

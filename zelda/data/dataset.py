@@ -1,4 +1,4 @@
-"""A video dataset read from an annotation file, with a policy for videos that fail."""
+"""A split of a dataset (any format of `zelda.data.formats`), with a policy for videos that fail."""
 
 import logging
 import os
@@ -8,13 +8,14 @@ from typing import Any, Callable, Sequence
 import numpy as np
 from torch.utils.data import Dataset, get_worker_info
 
-from zelda.data.annotations import find_video, read_annotations
+from zelda.data.formats.base import DatasetFormat, Issue
 from zelda.data.transforms import Compose
 from zelda.data.video import UNREADABLE
 from zelda.errors import ZeldaError
 
 log = logging.getLogger(__name__)
 ON_ERROR_POLICIES = ("skip", "raise")
+EXAMPLES = 3  # warnings quoted in the log, per kind
 
 
 def cache_budget_mb(cache_mb: float | str) -> float:
@@ -34,8 +35,19 @@ def cache_holders() -> int:
     return (worker.num_workers if worker is not None else 1) * int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
 
 
+def log_warnings(split: str, warnings: list[Issue]) -> None:
+    """One log line per kind of warning: how many, and a few of them."""
+    for kind in dict.fromkeys(warning.kind for warning in warnings):
+        found = [warning for warning in warnings if warning.kind == kind]
+        log.warning("%s split: %d %s warning(s), e.g.\n  %s%s", split, len(found), kind,
+                    "\n  ".join(map(str, found[:EXAMPLES])), "\n  ..." if len(found) > EXAMPLES else "")
+
+
 class VideoDataset(Dataset):
-    """Videos listed in `data_root/ann_file`, found under `data_root/data_prefix`.
+    """The videos of `split` of the dataset `index` describes.
+
+    Every bad line of the split is reported at once, as `file:line: what is wrong`, before any
+    video is touched; the format's warnings (e.g. Kinetics rows whose video is gone) are logged.
 
     An item is `{"inputs": uint8 tensor, "sample": DataSample}`. A key is an index, or
     `(index, seed)` from `SeededSampler` so that random sampling is reproducible.
@@ -50,13 +62,11 @@ class VideoDataset(Dataset):
 
     def __init__(
         self,
-        ann_file: str,
+        index: DatasetFormat,
+        split: str,
         pipeline: Sequence[Callable],
-        data_root: str = "",
-        data_prefix: str = "",
         test_mode: bool = False,
         modality: str = "RGB",
-        num_classes: int | None = None,
         on_error: str = "raise",
         max_retries: int = 10,
         cache_mb: float | str = 0,
@@ -65,9 +75,17 @@ class VideoDataset(Dataset):
             raise ZeldaError(f"modality {modality!r} is not supported; zelda reads RGB videos only")
         if on_error not in ON_ERROR_POLICIES:
             raise ZeldaError(f"data.on_error must be one of {ON_ERROR_POLICIES}, got {on_error!r}")
-        self.ann_file = Path(data_root) / ann_file
-        self.video_dir = Path(data_root) / data_prefix
-        self.annotations = read_annotations(self.ann_file, num_classes)
+        self.index, self.split = index, split
+        self.entries, problems, warnings = index.read(split)
+        if problems:
+            raise ZeldaError(f"{len(problems)} bad line(s) in the {split} split of {index.source(split)}:\n"
+                             + "\n".join(map(str, problems)))
+        if warnings:
+            log_warnings(split, warnings)
+        if not self.entries:
+            raise ZeldaError(f"the {split} split of {index.source(split)} has no videos"
+                             + (" (see the warnings above)" if warnings else ""))
+        self.video_dir = index.video_dir(split)
         self.pipeline = Compose(pipeline)
         self.test_mode = test_mode
         self.modality = modality
@@ -86,18 +104,17 @@ class VideoDataset(Dataset):
         return self.machine_cache_bytes // cache_holders()
 
     def __len__(self) -> int:
-        return len(self.annotations)
+        return len(self.entries)
 
     def path(self, index: int) -> Path:
-        """Where the video of annotation `index` lives."""
-        return find_video(self.video_dir, self.annotations[index].filename)
+        """Where video `index` lives."""
+        return self.entries[index].path
 
     def load(self, index: int, rng: np.random.Generator | None = None) -> dict[str, Any]:
         """Run the pipeline on one video, with no error policy."""
-        annotation = self.annotations[index]
         results = {
             "filename": str(self.path(index)),
-            "label": annotation.label,
+            "label": self.entries[index].label,
             "modality": self.modality,
             "rng": rng,
         }
@@ -139,6 +156,6 @@ class VideoDataset(Dataset):
 
     def __repr__(self) -> str:
         return (
-            f"VideoDataset(ann_file={str(self.ann_file)!r}, videos={len(self)}, "
+            f"VideoDataset({self.split!r} of {str(self.index.source(self.split))!r}, videos={len(self)}, "
             f"test_mode={self.test_mode}, on_error={self.on_error!r},\n pipeline={self.pipeline!r})"
         )

@@ -126,13 +126,17 @@ def build_loader(
     )
 
 
-def build_loaders(cfg: DictConfig, rank: int, world_size: int) -> tuple[Any, Any, Any]:
-    """Train, val and (with trainer.test_after_fit) test loaders; rank 0 prepares the
-    data while the others wait."""
+def prepare_data(cfg: DictConfig, rank: int, world_size: int) -> None:
+    """Run `data.prepare` (generate, or check a download) on rank 0 while the others wait:
+    the data's classes, and so `data.num_classes`, are read from it."""
     if cfg.data.get("prepare") and rank == 0:
         instantiate(cfg.data.prepare)
     if world_size > 1:
         torch.distributed.barrier()
+
+
+def build_loaders(cfg: DictConfig, rank: int, world_size: int) -> tuple[Any, Any, Any]:
+    """Train, val and (with trainer.test_after_fit) test loaders, of prepared data."""
     train_set, val_set = instantiate(cfg.data.train), instantiate(cfg.data.val)
     log.info("train set: %r", train_set)
     common = dict(num_workers=cfg.data.num_workers, persistent_workers=cfg.data.persistent_workers,

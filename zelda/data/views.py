@@ -33,7 +33,7 @@ def split_dataset(cfg: DictConfig, split: str, num_clips: int | None, crops: str
         raise ZeldaError(f"split={split!r}: must be one of {', '.join(SPLITS)}")
     if OmegaConf.select(cfg, f"data.{split}") is None:
         raise ZeldaError(f"split={split}: the training config defines no data.{split}; add a data.{split} "
-                         f"node (like data.val, with its own ann_file) or use split=val")
+                         f"node (like data.val, with its own split of data.index) or use split=val")
     node = cfg.data[split]
     node.pipeline = view_pipeline(cfg.pipeline.val, num_clips, crops)
     return node

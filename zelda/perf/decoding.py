@@ -1,9 +1,13 @@
-"""Data-side floors: the bare decoder, the whole pipeline, and decoding large sources at size."""
+"""Data-side floors: the bare decoder, the whole pipeline, and decoding large sources at size.
+
+Every video is opened as the dataset's pipeline opens it: with its `VideoInit`'s decoder
+(`pipeline.backend`, `pipeline.decode_device`).
+"""
 
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -12,17 +16,25 @@ from zelda.data.loader import SeededSampler
 from zelda.data.synthetic import write_mp4
 from zelda.data.transforms import VideoInit, VideoResize, VideoSample
 from zelda.data.transforms.spatial import resized_shape
-from zelda.data.video import open_video
 from zelda.perf.timing import median_time
+
+T = TypeVar("T")
+
+
+def transform(dataset: VideoDataset, kind: type[T]) -> T:
+    """The dataset pipeline's one transform of type `kind`."""
+    [found] = [t for t in dataset.pipeline.transforms if isinstance(t, kind)]
+    return found
 
 
 def decode_floor(dataset: VideoDataset, seed: int) -> float:
-    """Seconds to open every video and decode (in one batch) the indices its sampler picks."""
-    [sampler] = [t for t in dataset.pipeline.transforms if isinstance(t, VideoSample)]
+    """Seconds to open every video and decode (in one batch) the indices its sampler picks,
+    in the sampler's order."""
+    init, sampler = transform(dataset, VideoInit), transform(dataset, VideoSample)
     keys = list(SeededSampler(len(dataset), shuffle=False, seed=seed))
     start = time.perf_counter()
     for index, key_seed in keys:
-        video = open_video(dataset.path(index))
+        video = init.open(dataset.path(index))
         picked = sampler({"total_frames": video.num_frames, "rng": np.random.default_rng(key_seed)})
         video.frames(picked["frame_inds"].tolist())
     return time.perf_counter() - start
@@ -40,10 +52,10 @@ def pipeline_time(dataset: VideoDataset, seed: int) -> float:
 def upscale_copies(dataset: VideoDataset, count: int, short_side: int, folder: Path, max_frames: int) -> list[Path]:
     """h264 copies of the first `count` videos with a `short_side`-pixel short side."""
 
-    paths = []
+    init, paths = transform(dataset, VideoInit), []
     for index in range(min(count, len(dataset))):
-        height, width = resized_shape(*open_video(dataset.path(index)).frame(0).shape[:2], short_side)
-        video = open_video(dataset.path(index), size=(height // 2 * 2, width // 2 * 2))
+        height, width = resized_shape(*init.open(dataset.path(index)).frame(0).shape[:2], short_side)
+        video = init.open(dataset.path(index), size=(height // 2 * 2, width // 2 * 2))
         frames = video.frames(list(range(min(video.num_frames, max_frames)))).numpy()
         paths.append(folder / f"full_res_{index}.mp4")
         write_mp4(paths[-1], frames, fps=int(round(video.fps)))
@@ -53,8 +65,7 @@ def upscale_copies(dataset: VideoDataset, count: int, short_side: int, folder: P
 def full_res_decode(dataset: VideoDataset, count: int, short_side: int, reps: int) -> dict[str, Any]:
     """Train-pipeline seconds per clip on full-resolution copies, decoding at the resize
     target vs decoding full frames and resizing them."""
-    [init] = [t for t in dataset.pipeline.transforms if isinstance(t, VideoInit)]
-    [resize] = [t for t in dataset.pipeline.transforms if isinstance(t, VideoResize)]
+    init, resize = transform(dataset, VideoInit), transform(dataset, VideoResize)
     with tempfile.TemporaryDirectory() as folder:
         paths = upscale_copies(dataset, count, short_side, Path(folder), max_frames=150)
         seconds = {}

@@ -14,7 +14,7 @@ from typing import Any, Sequence
 from omegaconf import DictConfig, OmegaConf
 
 log = logging.getLogger(__name__)
-PACKAGES = ("torch", "decord", "hydra-core", "omegaconf", "wandb", "numpy")
+PACKAGES = ("torch", "decord", "av", "torchcodec", "hydra-core", "omegaconf", "wandb", "numpy")  # decoders: any may be absent
 
 
 def provenance() -> dict[str, Any]:

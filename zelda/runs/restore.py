@@ -76,7 +76,8 @@ def restore(ckpt_path: str | Path, overrides: Sequence[str] = (), config_path: s
     """Load the training config (plus `overrides`), build its model and load the checkpoint's weights.
 
     The trainer's machine-bound keys are reset to `PORTABLE_TRAINER`, and a precision this
-    device cannot run natively (fp16 off CUDA, bf16 without native support) to fp32."""
+    device cannot run natively (fp16 off CUDA, bf16 without native support) to fp32. The class
+    names are those the checkpoint was trained with, so predicting needs no dataset."""
     ckpt = Path(ckpt_path)
     if not ckpt.is_file():
         raise ZeldaError(f"ckpt_path={ckpt_path}: no such checkpoint; pass a run's checkpoints/last.pt or best.pt")
@@ -96,6 +97,9 @@ def restore(ckpt_path: str | Path, overrides: Sequence[str] = (), config_path: s
         state: dict[str, Any] = load_checkpoint(ckpt)
     except Exception as error:  # torch raises several types for files that are not checkpoints
         raise ZeldaError(f"{ckpt}: not a readable checkpoint ({type(error).__name__}: {error})") from error
+    trained_classes = ((state.get("config") or {}).get("data") or {}).get("classes")
+    if trained_classes is not None:  # the model's outputs are the classes it was trained on, data or no data
+        cfg.data.classes = trained_classes
     model = instantiate(cfg.model)
     try:
         model.load_state_dict(state["model"])
@@ -107,9 +111,12 @@ def restore(ckpt_path: str | Path, overrides: Sequence[str] = (), config_path: s
 
 
 def class_names(cfg: DictConfig) -> list[str]:
-    """One name per class from `<data.root>/label_map.txt` (a name per line); the index where absent."""
-    num_classes = int(cfg.data.num_classes)
-    root = OmegaConf.select(cfg, "data.root")
-    label_map = Path(root) / "label_map.txt" if root else None
-    names = label_map.read_text().splitlines() if label_map and label_map.is_file() else []
-    return class_labels([name.strip() for name in names if name.strip()], num_classes)
+    """One name per class: `data.classes`, read from the dataset; runs saved before that key
+    existed name them in `<data.root>/label_map.txt` (a name per line); the index where neither does."""
+    names = OmegaConf.select(cfg, "data.classes")
+    if names is None:
+        root = OmegaConf.select(cfg, "data.root")
+        label_map = Path(root) / "label_map.txt" if root else None
+        lines = label_map.read_text().splitlines() if label_map and label_map.is_file() else []
+        names = [name.strip() for name in lines if name.strip()]
+    return class_labels(list(names), int(cfg.data.num_classes))

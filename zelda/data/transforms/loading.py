@@ -7,7 +7,7 @@ import torch
 
 from zelda.data.transforms.compose import Results
 from zelda.data.transforms.spatial import resized_shape
-from zelda.data.video import VideoReadError, open_video, probe_shape
+from zelda.data.video import DECODE_TIMEOUT_S, Video, VideoReadError, open_video, probe_shape
 
 
 class VideoInit:
@@ -18,13 +18,18 @@ class VideoInit:
     that is missing, empty, not a video or without frames raises an `UNREADABLE` error.
     With `decode_short_side`, a source larger than that is decoded directly at that
     short side (the decoder scales each frame as it decodes it), which costs far
-    less than decoding full-size frames and resizing them afterwards.
+    less than decoding full-size frames and resizing them afterwards. `backend` and
+    `device` choose the decoder (`zelda.data.video.open_video`); each decoder call that
+    does not return within `decode_timeout_s` seconds fails the video.
     """
 
-    def __init__(self, num_threads: int = 1, decode_short_side: int | None = None, backend: str = "decord") -> None:
+    def __init__(self, num_threads: int = 1, decode_short_side: int | None = None, backend: str = "decord",
+                 device: str = "cpu", decode_timeout_s: float | None = DECODE_TIMEOUT_S) -> None:
         self.num_threads = num_threads
         self.decode_short_side = decode_short_side
         self.backend = backend
+        self.device = device
+        self.decode_timeout_s = decode_timeout_s
 
     def __call__(self, results: Results) -> Results:
         path = Path(results["filename"])
@@ -34,10 +39,10 @@ class VideoInit:
             raise VideoReadError(f"{path}: the file is empty")
         size = None  # the source size
         if self.decode_short_side:
-            source = probe_shape(path)
+            source = probe_shape(path, self.decode_timeout_s)
             if min(source) > self.decode_short_side:
                 size = resized_shape(*source, self.decode_short_side)
-        video = open_video(path, num_threads=self.num_threads, size=size, backend=self.backend)
+        video = self.open(path, size)
         results["video_reader"] = video
         results["total_frames"] = video.num_frames
         results["fps"] = video.fps
@@ -45,9 +50,14 @@ class VideoInit:
             raise VideoReadError(f"{results['filename']}: the video has no frames")
         return results
 
+    def open(self, path: str | Path, size: tuple[int, int] | None = None) -> Video:
+        """`path` opened with this pipeline's decoder settings (also for `zelda.bench`)."""
+        return open_video(path, num_threads=self.num_threads, size=size, backend=self.backend, device=self.device,
+                          timeout_s=self.decode_timeout_s)
+
     def __repr__(self) -> str:
         return (f"VideoInit(num_threads={self.num_threads}, decode_short_side={self.decode_short_side}, "
-                f"backend={self.backend!r})")
+                f"backend={self.backend!r}, device={self.device!r}, decode_timeout_s={self.decode_timeout_s})")
 
 
 class VideoDecode:

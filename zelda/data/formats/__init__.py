@@ -1,0 +1,1 @@
+"""Dataset formats: how a dataset's layout on disk names its videos, labels and classes."""
