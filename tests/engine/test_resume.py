@@ -176,12 +176,12 @@ def test_resume_with_a_changed_config_is_refused_with_the_keys_that_differ(refer
     tmp, finished = reference
     run_dir = tmp / "changed"
     result = run_cli("zelda.train", *RUN, f"paths.data_dir={tmp / 'data'}", f"hydra.run.dir={run_dir}",
-                     f"trainer.resume={finished / 'checkpoints' / 'last.pt'}", "optimizer.lr=0.001",
+                     f"trainer.resume={finished / 'checkpoints' / 'last.pt'}", "optimizer.lr=0.01",
                      "pipeline.clip_len=2", "trainer.max_epochs=5", "data.num_workers=0")
     output = result.stdout + result.stderr
     assert result.returncode == 1 and "Traceback" not in output
     changed = dict(line.strip().split(": ", 1) for line in output.splitlines() if "→" in line)
-    assert changed == {"optimizer.lr": "0.01 → 0.001", "pipeline.clip_len": "4 → 2",  # and where it is used:
+    assert changed == {"optimizer.lr": "0.001 → 0.01", "pipeline.clip_len": "4 → 2",  # and where it is used:
                        **{f"{split}.1.clip_len": "4 → 2" for split in ("pipeline.train", "pipeline.val",
                                                                       "data.train.pipeline", "data.val.pipeline")}}
     assert "resume_allow_changes" in output

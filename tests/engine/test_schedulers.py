@@ -41,6 +41,6 @@ def test_scheduler_trains_and_logs_the_lr_it_used(tmp_path):
     rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     # 4 steps, 2 of warmup: factors 0.5, 1 (epoch 1), then cosine 1, 0.5 (epoch 2); an epoch
     # reports the lr its last step used, not the one the scheduler set for the step after it
-    assert [row["lr"] for row in rows] == pytest.approx([0.01, 0.005])
+    assert [row["lr"] for row in rows] == pytest.approx([0.001, 0.0005])  # the default's lr 0.001
     state = torch.load(tmp_path / "run" / "checkpoints" / "last.pt", weights_only=True)
     assert state["scheduler"]["last_epoch"] == 4  # 2 epochs x 2 batches
