@@ -20,6 +20,18 @@ def median_time(run: Callable[[], Any], reps: int, warmup: int = 1) -> float:
     return statistics.median(times)
 
 
+def alternating(runs: dict[str, Callable[[], Any]], reps: int) -> dict[str, list[float]]:
+    """Seconds of each of `runs`, called in turn `reps` times (a, b, a, b): a slowdown of the
+    machine while they run (other processes on shared cores) then hits each alike."""
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(reps):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
 def synchronize(device: torch.device) -> None:
     """Wait for the GPU's queued work, so a timer measures it (a no-op on the CPU)."""
     if device.type == "cuda":
