@@ -43,6 +43,10 @@ def run_test(cfg: DictConfig, overrides: list[str], run_dir: Path) -> dict[str, 
     restored = restore(cfg.ckpt_path, overrides, cfg.config_path)
     train_cfg = restored.cfg
     check_config(train_cfg)
+    if OmegaConf.select(train_cfg, "data.index") is None:  # saved before dataset formats: data.val.ann_file
+        raise ZeldaError(f"{restored.config_path} describes its data the old way (data.val.ann_file, no data.index), "
+                         "which this version cannot read: pass config_path= a config.yaml of this version for the "
+                         "same data and model (a `python -m zelda.train ... trainer.max_epochs=1` run writes one)")
     dataset_cfg = split_dataset(train_cfg, cfg.split, cfg.test.num_clips, cfg.test.crops)
     write_config(OmegaConf.merge(train_cfg, {key: cfg[key] for key in TEST_KEYS}), run_dir)
     if train_cfg.data.get("prepare"):

@@ -86,6 +86,17 @@ def test_missing_split_names_the_key(trained):
     assert result.returncode == 1 and "no data.test" in result.stdout + result.stderr
 
 
+def test_a_config_saved_before_dataset_formats_is_refused_with_a_sentence(trained, tmp_path):
+    config = OmegaConf.load(trained / ".hydra" / "config.yaml")
+    del config.data["index"]  # as saved before: each split named its own ann_file
+    config.data.val = {"_target_": "zelda.data.dataset.VideoDataset", "ann_file": "synthetic_val_video.txt"}
+    OmegaConf.save(config, tmp_path / "old.yaml")
+    result = run_cli("zelda.test", f"ckpt_path={trained / 'checkpoints' / 'last.pt'}", f"config_path={tmp_path / 'old.yaml'}",
+                     f"hydra.run.dir={tmp_path / 'out'}")
+    output = result.stdout + result.stderr
+    assert result.returncode == 1 and "describes its data the old way" in output and "Traceback" not in output
+
+
 def test_predict_ranks_five_names_and_reports_bad_files(trained, tmp_path):
     video, missing = make_video(tmp_path / "clip.mp4", num_frames=10), tmp_path / "missing.mp4"
     report = tmp_path / "out.json"

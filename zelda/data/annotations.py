@@ -1,11 +1,12 @@
 """Annotation files: one `filename label` line per video.
 
 The label is split off the right at the last run of whitespace or a comma (or at the last
-`delimiter`, when one is given), so filenames may contain spaces, and files from other platforms, editors and spreadsheets read as they look:
-UTF-8 (with or without a BOM), UTF-16 with a BOM (Excel's "Unicode text"), else Windows-1252;
-any line ends; tabs, non-breaking spaces, zero-width characters and trailing whitespace;
+`delimiter`, when one is given), so filenames may contain spaces, and files from other
+platforms, editors and spreadsheets read as they look: UTF-8 (with or without a BOM),
+UTF-16 with a BOM (Excel's "Unicode text"), else Windows-1252; any line ends; tabs, non-breaking spaces, zero-width characters and trailing whitespace;
 CSV quotes around a filename. Blank lines and lines starting with `#` are skipped. Every bad
-line is reported at once, as `file:line: what is wrong`, before any video is touched.
+line is reported at once, as `file:line: what is wrong` (by the dataset format that reads
+the file: `zelda.data.formats.listfile`), before any video is touched.
 """
 
 import codecs
@@ -15,8 +16,6 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
-
-from zelda.errors import ZeldaError
 
 log = logging.getLogger(__name__)
 BLANK = "\\s\ufeff\u200b\u200c\u200d\u2060"  # regex class: whitespace (NBSP too), BOM, zero-width characters
