@@ -3,10 +3,11 @@
 The label is split off the right at the last run of whitespace or a comma (or at the last
 `delimiter`, when one is given), so filenames may contain spaces, and files from other
 platforms, editors and spreadsheets read as they look: UTF-8 (with or without a BOM),
-UTF-16 with a BOM (Excel's "Unicode text"), else Windows-1252; any line ends; tabs, non-breaking spaces, zero-width characters and trailing whitespace;
-CSV quotes around a filename. Blank lines and lines starting with `#` are skipped. Every bad
-line is reported at once, as `file:line: what is wrong` (by the dataset format that reads
-the file: `zelda.data.formats.listfile`), before any video is touched.
+UTF-16 with a BOM (Excel's "Unicode text"), else Windows-1252; any line ends; tabs,
+non-breaking spaces, zero-width characters and trailing whitespace; CSV quotes around a
+filename. Blank lines and lines starting with `#` are skipped. Every bad line is reported
+at once, as `file:line: what is wrong` (by the dataset format that reads the file:
+`zelda.data.formats.listfile`), before any video is touched.
 """
 
 import codecs
