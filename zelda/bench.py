@@ -23,6 +23,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from zelda.config.compose import compose_config
+from zelda.data.dataset import build_dataset
 from zelda.data.loader import usable_cpus
 from zelda.engine.device import PRECISIONS, not_native
 from zelda.errors import user_error
@@ -60,7 +61,7 @@ def run(cfg: DictConfig, epochs: int, reps: int, full_res: int = 0, sections: tu
 def epoch_costs(cfg: DictConfig, device: torch.device, precision: str, epochs: int, reps: int,
                 full_res: int) -> dict[str, Any]:
     """The epoch section: decode and model floors, real trainer epochs, and how they compare."""
-    train_set, val_set = instantiate(cfg.data.train), instantiate(cfg.data.val)
+    train_set, val_set = build_dataset(cfg.data.train), build_dataset(cfg.data.val)
     skipped = {mode: reason for mode in PRECISIONS if (reason := not_native(mode, device))}  # hours, not seconds
     report: dict[str, Any] = {}
     for name, dataset in (("train", train_set), ("val", val_set)):
@@ -82,7 +83,7 @@ def epoch_costs(cfg: DictConfig, device: torch.device, precision: str, epochs: i
                          "vs_serial_sum": (train_s + val_s) / (compute + decode),
                          "val_later_vs_first": val_s / rows[0]["val/time_s"]}
     if full_res:
-        report["full_res"] = full_res_decode(instantiate(cfg.data.train), full_res, 1080, reps)
+        report["full_res"] = full_res_decode(build_dataset(cfg.data.train), full_res, 1080, reps)
     return report
 
 

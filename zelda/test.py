@@ -18,6 +18,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from zelda.config.checks import check_config
+from zelda.data.dataset import build_dataset
 from zelda.data.loader import build_loader
 from zelda.data.views import split_dataset
 from zelda.errors import ZeldaError, user_error
@@ -51,7 +52,7 @@ def run_test(cfg: DictConfig, overrides: list[str], run_dir: Path) -> dict[str, 
     write_config(OmegaConf.merge(train_cfg, {key: cfg[key] for key in TEST_KEYS}), run_dir)
     if train_cfg.data.get("prepare"):
         instantiate(train_cfg.data.prepare)
-    dataset = instantiate(dataset_cfg)
+    dataset = build_dataset(dataset_cfg)
     trained, found = OmegaConf.select(train_cfg, "data.classes"), dataset.index.classes()
     if trained is not None and found != list(trained):  # labels would count as other classes than the model's
         raise ZeldaError(f"the {len(found)} classes of the data at {dataset.index.root} differ from the {len(trained)} "

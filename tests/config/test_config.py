@@ -8,6 +8,7 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
+from zelda.data.dataset import build_dataset
 from zelda.data.synthetic import CLASSES
 
 GROUPS = {
@@ -56,6 +57,16 @@ def test_defaults_are_the_synthetic_data_with_the_small_pipeline(tmp_path):
     instantiate(cfg.data.prepare)  # generates it; its label_map.txt names the classes
     assert list(cfg.data.classes) == list(CLASSES)
     assert cfg.model.head.num_classes == cfg.data.num_classes == len(CLASSES)  # one output per generated class
+
+
+def test_building_a_dataset_leaves_its_config_following_paths_data_dir(tmp_path):
+    """Hydra's instantiate would resolve the shared `data.index` in the caller's config; a copy
+    re-rooted afterwards must read the new place, not the old one."""
+    cfg = config(*TINY_DATA, f"paths.data_dir={tmp_path / 'a'}")
+    instantiate(cfg.data.prepare)
+    assert len(build_dataset(cfg.data.train)) == cfg.data.prepare.num_train
+    moved = OmegaConf.merge(cfg, {"paths": {"data_dir": str(tmp_path / "b")}})
+    assert moved.data.train.index.root == str(tmp_path / "b" / "synthetic")
 
 
 def test_k400_tiny_is_the_reference_recipe():

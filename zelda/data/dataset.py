@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import Dataset, get_worker_info
 
 from zelda.data.formats.base import DatasetFormat, Issue
@@ -159,3 +161,10 @@ class VideoDataset(Dataset):
             f"VideoDataset({self.split!r} of {str(self.index.source(self.split))!r}, videos={len(self)}, "
             f"test_mode={self.test_mode}, on_error={self.on_error!r},\n pipeline={self.pipeline!r})"
         )
+
+
+def build_dataset(node: DictConfig) -> "VideoDataset":
+    """Instantiate a dataset node (`cfg.data.train`, ...) from a resolved copy: Hydra's
+    `instantiate` resolves the `index: ${data.index}` interpolation in place, in the caller's
+    config, so a config re-rooted afterwards (another `paths.data_dir`) would keep the old root."""
+    return instantiate(OmegaConf.to_container(node, resolve=True))

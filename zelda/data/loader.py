@@ -12,6 +12,8 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from zelda.data.dataset import build_dataset
+
 log = logging.getLogger(__name__)
 CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")  # cgroup v2 CPU quota: "<quota> <period>" or "max <period>"
 
@@ -137,12 +139,12 @@ def prepare_data(cfg: DictConfig, rank: int, world_size: int) -> None:
 
 def build_loaders(cfg: DictConfig, rank: int, world_size: int) -> tuple[Any, Any, Any]:
     """Train, val and (with trainer.test_after_fit) test loaders, of prepared data."""
-    train_set, val_set = instantiate(cfg.data.train), instantiate(cfg.data.val)
+    train_set, val_set = build_dataset(cfg.data.train), build_dataset(cfg.data.val)
     log.info("train set: %r", train_set)
     common = dict(num_workers=cfg.data.num_workers, persistent_workers=cfg.data.persistent_workers,
                   seed=cfg.seed, rank=rank, world_size=world_size, pin_memory=torch.cuda.is_available())
     test_loader = None
     if cfg.trainer.test_after_fit:
-        test_loader = build_loader(instantiate(cfg.data.test), cfg.data.val_batch_size, shuffle=False, pad=False, **common)
+        test_loader = build_loader(build_dataset(cfg.data.test), cfg.data.val_batch_size, shuffle=False, pad=False, **common)
     return (build_loader(train_set, cfg.data.batch_size, shuffle=cfg.data.shuffle, **common),
             build_loader(val_set, cfg.data.val_batch_size, shuffle=False, pad=False, **common), test_loader)

@@ -24,6 +24,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
+from zelda.data.dataset import build_dataset
 from zelda.data.encode import Encoding, encode, problem, target_shape
 from zelda.data.formats.folder import VIDEO_EXTENSIONS
 from zelda.data.loader import usable_cpus
@@ -62,7 +63,7 @@ def listed_videos(cfg: DictConfig, source: Path) -> list[Path]:
     """Every video a split of the data config lists, relative to the source root."""
     videos = set()
     for split in (name for name in SPLITS if name in cfg.data):
-        dataset = instantiate(cfg.data[split])
+        dataset = build_dataset(cfg.data[split])
         for index in range(len(dataset)):
             path = absolute(dataset.path(index))
             if not path.is_relative_to(source):
@@ -127,7 +128,7 @@ def encode_all(source: Path, target: Path, videos: list[Path], encoding: Encodin
 def decode_times(cfg: DictConfig, copy_cfg: DictConfig, reps: int) -> dict[str, list[float]]:
     """Seconds to decode one train-sampled clip of every train video (the configured sampling and
     decoder), in the source and in the copy, alternating, `reps` times each."""
-    source_set, copy_set = instantiate(cfg.data.train), instantiate(copy_cfg.data.train)
+    source_set, copy_set = build_dataset(cfg.data.train), build_dataset(copy_cfg.data.train)
     return alternating({"source": lambda: decode_floor(source_set, cfg.seed),
                         "copy": lambda: decode_floor(copy_set, cfg.seed)}, reps)
 
