@@ -163,8 +163,6 @@ def prepare(cfg: DictConfig) -> dict[str, Any]:
     if cfg.data.get("prepare"):  # the source must be there (the synthetic one is generated)
         instantiate(cfg.data.prepare)
     source, target, how = locate(cfg)
-    # the copy's config, taken before anything is instantiated: instantiating may resolve the
-    # interpolations of shared nodes (such as data.index) in place
     copy_cfg = OmegaConf.merge(cfg, {"data": {"root": str(target)}})
     videos = listed_videos(cfg, source)
     settings = cfg.prepare
