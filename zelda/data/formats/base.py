@@ -85,6 +85,22 @@ class DatasetFormat(ABC):
             raise ZeldaError(f"split {split!r} is not one of this dataset's splits ({', '.join(self.splits)})")
 
 
+
+class FoldFormat(DatasetFormat):
+    """A dataset whose official split files, one set per `fold`, live in `split_dir` (UCF101, HMDB51)."""
+
+    FOLDS = (1, 2, 3)
+
+    def __init__(self, root: str | Path | None, split_dir: str | Path | None, fold: int, splits: tuple[str, ...],
+                 name: str, split_files: str) -> None:
+        super().__init__(root, splits)
+        if split_dir is None:
+            raise ZeldaError(f"data.split_dir is not set: add data.split_dir=DIR, the folder of {name}'s {split_files}")
+        if fold not in self.FOLDS:
+            raise ZeldaError(f"data.fold={fold!r}: {name}'s splits are folds 1, 2 and 3")
+        self.split_dir, self.fold = Path(split_dir).absolute(), fold
+
+
 def require(path: Path, what: str, key: str = "data.root") -> Path:
     """`path` when it exists; else a sentence naming it and the key that points there."""
     if not path.exists():

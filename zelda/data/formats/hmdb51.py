@@ -4,25 +4,19 @@ fold, a `<video name> <tag>` line per video, tag 1 train, 2 test (the val split)
 from pathlib import Path
 
 from zelda.data.annotations import annotation_lines, find_video
-from zelda.data.formats.base import DatasetFormat, Entry, Issue, SplitIndex, require
+from zelda.data.formats.base import Entry, FoldFormat, Issue, SplitIndex, require
 from zelda.errors import ZeldaError
 
-FOLDS = (1, 2, 3)
 TAGS = {"train": "1", "val": "2"}
 
 
-class Hmdb51Format(DatasetFormat):
+class Hmdb51Format(FoldFormat):
     """Videos under `root/<class>/`; split files in `split_dir`; `fold` 1, 2 or 3. Classes: the
     names of the fold's split files, sorted."""
 
     def __init__(self, root: str | Path | None, split_dir: str | Path | None, fold: int = 1) -> None:
-        super().__init__(root, tuple(TAGS))
-        if split_dir is None:
-            raise ZeldaError("data.split_dir is not set: add data.split_dir=DIR, the folder of HMDB51's "
-                             "<class>_test_split<N>.txt files (testTrainMulti_7030_splits)")
-        if fold not in FOLDS:
-            raise ZeldaError(f"data.fold={fold!r}: HMDB51's splits are folds 1, 2 and 3")
-        self.split_dir, self.fold = Path(split_dir).absolute(), fold
+        super().__init__(root, split_dir, fold, tuple(TAGS), "HMDB51",
+                         "<class>_test_split<N>.txt files (testTrainMulti_7030_splits)")
 
     def source(self, split: str) -> Path:
         return self.split_dir

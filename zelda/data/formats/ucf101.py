@@ -5,24 +5,17 @@ numbered from 1), `trainlist0N.txt` (`ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01.av
 from pathlib import Path
 
 from zelda.data.annotations import annotation_lines, find_video, parse_line
-from zelda.data.formats.base import DatasetFormat, Entry, Issue, SplitIndex, require
+from zelda.data.formats.base import Entry, FoldFormat, Issue, SplitIndex, require
 from zelda.errors import ZeldaError
 
-FOLDS = (1, 2, 3)
 LISTS = {"train": "trainlist", "val": "testlist"}
 
 
-class Ucf101Format(DatasetFormat):
+class Ucf101Format(FoldFormat):
     """Videos under `root/<Class>/`; split files in `split_dir`; `fold` 1, 2 or 3."""
 
     def __init__(self, root: str | Path | None, split_dir: str | Path | None, fold: int = 1) -> None:
-        super().__init__(root, tuple(LISTS))
-        if split_dir is None:
-            raise ZeldaError("data.split_dir is not set: add data.split_dir=DIR, the folder of UCF101's split files "
-                             "(ucfTrainTestlist, holding classInd.txt)")
-        if fold not in FOLDS:
-            raise ZeldaError(f"data.fold={fold!r}: UCF101's splits are folds 1, 2 and 3")
-        self.split_dir, self.fold = Path(split_dir).absolute(), fold
+        super().__init__(root, split_dir, fold, tuple(LISTS), "UCF101", "split files (ucfTrainTestlist, holding classInd.txt)")
 
     def source(self, split: str) -> Path:
         return self.split_dir / f"{LISTS[split]}{self.fold:02d}.txt"
